@@ -1,0 +1,54 @@
+// Package tempo is the trace store adapter for Grafana Tempo's public HTTP
+// API (no Tempo code is used: Tempo is AGPL-licensed).
+package tempo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
+)
+
+// Store reads traces from Tempo.
+type Store struct {
+	client *storehttp.Client
+	now    func() time.Time
+}
+
+var _ stores.TraceStore = (*Store)(nil)
+
+// New returns a Tempo adapter over a store client.
+func New(client *storehttp.Client) *Store { return &Store{client: client, now: time.Now} }
+
+// CheckHealth calls /api/echo, then runs a one-result TraceQL search over the
+// last hour (start/end always set: without them Tempo searches only recent data).
+func (s *Store) CheckHealth(ctx context.Context) (string, error) {
+	body, err := s.client.Get(ctx, "/api/echo", nil, "")
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(string(body)) != "echo" {
+		return "", s.client.NotTheAPI("/api/echo", body, fmt.Errorf("want \"echo\""))
+	}
+	end := s.now()
+	q := url.Values{
+		"q":     {"{}"},
+		"limit": {"1"},
+		"start": {strconv.FormatInt(end.Add(-time.Hour).Unix(), 10)},
+		"end":   {strconv.FormatInt(end.Unix(), 10)},
+	}
+	var res map[string]json.RawMessage
+	if err := s.client.GetJSON(ctx, "/api/search", q, &res); err != nil {
+		return "", err
+	}
+	if _, ok := res["traces"]; !ok {
+		return "", s.client.NotTheAPI("/api/search", nil, fmt.Errorf("no \"traces\" field"))
+	}
+	return "echo ok, TraceQL search ok", nil
+}
