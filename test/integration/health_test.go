@@ -117,6 +117,7 @@ func TestHealthWrongURL(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, backend.HealthStatusError, res.Status)
 	d := details(t, res)
+	t.Log(res.Message)
 	for role, h := range d {
 		assert.False(t, h.OK, "%s should fail: %s", role, h.Message)
 		assert.Contains(t, h.Message, role+" store (")
@@ -165,6 +166,7 @@ func TestHealthStoreAnsweringHTML(t *testing.T) {
 	res, err := grafana.CheckHealth(testContext(t), newInstance(t, settings, nil))
 	require.NoError(t, err)
 	assert.Equal(t, backend.HealthStatusError, res.Status)
+	t.Log(res.Message)
 	for role, h := range details(t, res) {
 		assert.False(t, h.OK, role)
 		assert.Contains(t, h.Message, "HTML page", role)

@@ -183,9 +183,11 @@ func statusMessage(resp *http.Response, body []byte) string {
 	case http.StatusForbidden:
 		return "forbidden: the credentials lack access (or the tenant is wrong)"
 	case http.StatusNotFound:
+		what := excerpt(body)
 		if looksLikeHTML(body) {
-			return "not found (an HTML page): is the URL the store's API base URL?"
+			what = "an HTML page"
 		}
+		return fmt.Sprintf("not found (%s): is the URL the store's API base URL?", what)
 	}
 	if looksLikeHTML(body) {
 		return http.StatusText(resp.StatusCode) + " (an HTML page)"
