@@ -39,6 +39,10 @@ type Datasource struct {
 	settings    *settings.Settings
 	clients  []*storehttp.Client
 
+	// health holds every configured store's checker, by role.
+	health map[settings.Role]stores.HealthChecker
+	// The query side of each role; nil when the role is not configured or
+	// its store kind cannot answer session queries yet.
 	traces  stores.TraceStore
 	logs    stores.LogStore
 	metrics stores.MetricStore
@@ -53,7 +57,7 @@ func NewDatasource(_ context.Context, cfg backend.DataSourceInstanceSettings) (i
 	if err != nil {
 		return &Datasource{settingsErr: err, settings: &settings.Settings{}, resources: newResourceHandler(nil)}, nil
 	}
-	ds := &Datasource{settings: s}
+	ds := &Datasource{settings: s, health: map[settings.Role]stores.HealthChecker{}}
 	for _, st := range s.Configured() {
 		c, err := storehttp.New(st)
 		if err != nil {
@@ -63,15 +67,18 @@ func NewDatasource(_ context.Context, cfg backend.DataSourceInstanceSettings) (i
 		ds.clients = append(ds.clients, c)
 		switch st.Kind {
 		case settings.KindJaeger:
-			ds.traces = jaeger.New(c)
+			j := jaeger.New(c)
+			ds.traces, ds.health[st.Role] = j, j
 		case settings.KindTempo:
-			ds.traces = tempo.New(c)
+			ds.health[st.Role] = tempo.New(c)
 		case settings.KindVictoriaLogs:
-			ds.logs = victorialogs.New(c)
+			v := victorialogs.New(c)
+			ds.logs, ds.health[st.Role] = v, v
 		case settings.KindLoki:
-			ds.logs = loki.New(c)
+			ds.health[st.Role] = loki.New(c)
 		case settings.KindPrometheus:
-			ds.metrics = prometheus.New(c)
+			p := prometheus.New(c)
+			ds.metrics, ds.health[st.Role] = p, p
 		default:
 			ds.Dispose()
 			return nil, fmt.Errorf("store kind %q has no adapter", st.Kind)
@@ -92,16 +99,7 @@ func (d *Datasource) Dispose() {
 func (d *Datasource) healthCheckers() []storeChecker {
 	var out []storeChecker
 	for _, st := range d.settings.Configured() {
-		var hc stores.HealthChecker
-		switch st.Role {
-		case settings.RoleTraces:
-			hc = d.traces
-		case settings.RoleLogs:
-			hc = d.logs
-		case settings.RoleMetrics:
-			hc = d.metrics
-		}
-		out = append(out, storeChecker{store: st, checker: hc})
+		out = append(out, storeChecker{store: st, checker: d.health[st.Role]})
 	}
 	return out
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stitch-observability/stitch/pkg/settings"
 )
 
 type fakeChecker struct {
@@ -36,9 +38,9 @@ func newTestDatasource(t *testing.T, secure map[string]string) *Datasource {
 
 func TestCheckHealthOneLinePerStoreAndRedacts(t *testing.T) {
 	ds := newTestDatasource(t, map[string]string{"logsBearerToken": "sekret-token-xyz"})
-	ds.traces = fakeChecker{detail: "3 services"}
-	ds.logs = fakeChecker{err: errors.New(`store said: bad token "sekret-token-xyz"`)}
-	ds.metrics = fakeChecker{panics: true}
+	ds.health[settings.RoleTraces] = fakeChecker{detail: "3 services"}
+	ds.health[settings.RoleLogs] = fakeChecker{err: errors.New(`store said: bad token "sekret-token-xyz"`)}
+	ds.health[settings.RoleMetrics] = fakeChecker{panics: true}
 
 	res, err := ds.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
 	require.NoError(t, err)
@@ -58,7 +60,7 @@ func TestCheckHealthOneLinePerStoreAndRedacts(t *testing.T) {
 
 func TestCheckHealthAllOK(t *testing.T) {
 	ds := newTestDatasource(t, map[string]string{"logsBearerToken": "t"})
-	ds.traces, ds.logs, ds.metrics = fakeChecker{detail: "a"}, fakeChecker{detail: "b"}, fakeChecker{detail: "c"}
+	ds.health[settings.RoleTraces], ds.health[settings.RoleLogs], ds.health[settings.RoleMetrics] = fakeChecker{detail: "a"}, fakeChecker{detail: "b"}, fakeChecker{detail: "c"}
 	res, err := ds.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
 	require.NoError(t, err)
 	assert.Equal(t, backend.HealthStatusOk, res.Status)

@@ -3,7 +3,13 @@
 // lives in its own sub-package and implements the interface of its role.
 package stores
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
 
 // HealthChecker checks a store through the same query path real queries take,
 // not a ping: a store that answers its liveness endpoint but cannot run a
@@ -17,14 +23,58 @@ type HealthChecker interface {
 // TraceStore holds traces (Jaeger or Tempo).
 type TraceStore interface {
 	HealthChecker
+	SearchTraces(ctx context.Context, q TraceSearch) (TraceSearchResult, error)
+	// Trace returns one trace by its 32-hex ID; ErrNotFound if absent.
+	Trace(ctx context.Context, traceID string, start, end time.Time) (*telemetry.Trace, error)
 }
 
 // LogStore holds log records (VictoriaLogs or Loki).
 type LogStore interface {
 	HealthChecker
+	SearchLogs(ctx context.Context, q LogSearch) (LogSearchResult, error)
 }
 
 // MetricStore holds metrics and exemplars (Prometheus).
 type MetricStore interface {
 	HealthChecker
 }
+
+// TraceSearch asks a trace store for traces with a span carrying every
+// attribute given (exact matches), started inside [Start, End].
+type TraceSearch struct {
+	Attributes []telemetry.KV
+	Start, End time.Time
+	// Limit caps the traces returned.
+	Limit int
+}
+
+// TraceSearchResult is what a trace search found. A store that returns only
+// the matching spans of each trace (Tempo's span sets) leaves Complete false;
+// the engine then fetches those traces by ID.
+type TraceSearchResult struct {
+	Traces   []telemetry.Trace
+	Complete bool
+	// Truncated is set when Limit cut the result.
+	Truncated bool
+	// Warnings are partial failures worth a notice (e.g. one service's
+	// search failed while the others answered).
+	Warnings []string
+}
+
+// LogSearch asks a log store for records of one session or of given traces.
+type LogSearch struct {
+	SessionID  string
+	TraceIDs   []string
+	Start, End time.Time
+	Limit      int
+}
+
+// LogSearchResult is what a log search found.
+type LogSearchResult struct {
+	Records   []telemetry.LogRecord
+	Truncated bool
+	Warnings  []string
+}
+
+// ErrNotFound is returned when a store has no trace with the asked ID.
+var ErrNotFound = errors.New("not found")

@@ -17,6 +17,7 @@ import (
 type Store struct {
 	client *storehttp.Client
 	now    func() time.Time
+	cache  servicesCache
 }
 
 var _ stores.TraceStore = (*Store)(nil)
@@ -64,8 +65,8 @@ func (s *Store) get(ctx context.Context, path string, q url.Values, out any) err
 // CheckHealth lists services, then runs a one-trace search for the first one:
 // the same search path session queries use.
 func (s *Store) CheckHealth(ctx context.Context) (string, error) {
-	var services []string
-	if err := s.get(ctx, "/api/services", nil, &services); err != nil {
+	services, err := s.services(ctx)
+	if err != nil {
 		return "", err
 	}
 	if len(services) == 0 {

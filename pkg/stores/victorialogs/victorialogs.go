@@ -27,9 +27,16 @@ const queryPath = "/select/logsql/query"
 
 // Query runs a LogsQL query and returns its rows (one JSON object a line).
 func (s *Store) Query(ctx context.Context, logsQL string, limit int) ([]map[string]string, error) {
+	return s.queryWith(ctx, logsQL, limit, nil)
+}
+
+func (s *Store) queryWith(ctx context.Context, logsQL string, limit int, extra map[string]string) ([]map[string]string, error) {
 	q := url.Values{"query": {logsQL}}
 	if limit > 0 {
 		q.Set("limit", fmt.Sprint(limit))
+	}
+	for k, v := range extra {
+		q.Set(k, v)
 	}
 	body, err := s.client.Get(ctx, queryPath, q, "")
 	if err != nil {

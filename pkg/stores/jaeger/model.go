@@ -1,0 +1,195 @@
+package jaeger
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// The JSON model of Jaeger's query API (/api/traces, /api/traces/<id>).
+
+type jsonTrace struct {
+	TraceID   string                 `json:"traceID"`
+	Spans     []jsonSpan             `json:"spans"`
+	Processes map[string]jsonProcess `json:"processes"`
+	Warnings  []string               `json:"warnings"`
+}
+
+type jsonSpan struct {
+	TraceID       string          `json:"traceID"`
+	SpanID        string          `json:"spanID"`
+	OperationName string          `json:"operationName"`
+	References    []jsonReference `json:"references"`
+	StartTime     int64           `json:"startTime"` // µs since the epoch
+	Duration      int64           `json:"duration"`  // µs
+	Tags          []jsonKV        `json:"tags"`
+	Logs          []jsonLog       `json:"logs"`
+	ProcessID     string          `json:"processID"`
+}
+
+type jsonReference struct {
+	RefType string `json:"refType"`
+	TraceID string `json:"traceID"`
+	SpanID  string `json:"spanID"`
+}
+
+type jsonKV struct {
+	Key   string          `json:"key"`
+	Type  string          `json:"type"`
+	Value json.RawMessage `json:"value"`
+}
+
+type jsonLog struct {
+	Timestamp int64    `json:"timestamp"`
+	Fields    []jsonKV `json:"fields"`
+}
+
+type jsonProcess struct {
+	ServiceName string   `json:"serviceName"`
+	Tags        []jsonKV `json:"tags"`
+}
+
+// Tags Jaeger uses to carry OpenTelemetry fields that its model lacks.
+const (
+	tagSpanKind      = "span.kind"
+	tagStatusCode    = "otel.status_code"
+	tagStatusMessage = "otel.status_description"
+	tagError         = "error"
+	tagScopeName     = "otel.scope.name"
+	tagScopeVersion  = "otel.scope.version"
+	tagLibraryName   = "otel.library.name"
+	tagLibraryVer    = "otel.library.version"
+	tagTraceState    = "w3c.tracestate"
+	fieldEvent       = "event"
+)
+
+func (kv jsonKV) stringValue() string {
+	var s string
+	if err := json.Unmarshal(kv.Value, &s); err == nil {
+		return s
+	}
+	return strings.TrimSpace(string(kv.Value))
+}
+
+// normalizeID lowercases an ID and left-pads it with zeros: Jaeger drops
+// leading zeros of trace and span IDs in its JSON.
+func normalizeID(id string, width int) string {
+	id = strings.ToLower(id)
+	if len(id) < width {
+		id = strings.Repeat("0", width-len(id)) + id
+	}
+	return id
+}
+
+// toTraces converts Jaeger's JSON traces into the store-neutral model.
+func toTraces(in []jsonTrace) ([]telemetry.Trace, error) {
+	out := make([]telemetry.Trace, 0, len(in))
+	for _, jt := range in {
+		t := telemetry.Trace{TraceID: normalizeID(jt.TraceID, 32), Spans: make([]telemetry.Span, 0, len(jt.Spans))}
+		if len(jt.Warnings) > 0 {
+			t.Notice = strings.Join(jt.Warnings, "; ")
+		}
+		for _, js := range jt.Spans {
+			s, err := toSpan(js, jt.Processes)
+			if err != nil {
+				return nil, fmt.Errorf("trace %s: %w", jt.TraceID, err)
+			}
+			t.Spans = append(t.Spans, s)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func toSpan(js jsonSpan, processes map[string]jsonProcess) (telemetry.Span, error) {
+	if js.SpanID == "" || js.TraceID == "" {
+		return telemetry.Span{}, fmt.Errorf("span without trace or span ID")
+	}
+	s := telemetry.Span{
+		TraceID:  normalizeID(js.TraceID, 32),
+		SpanID:   normalizeID(js.SpanID, 16),
+		Name:     js.OperationName,
+		Start:    time.UnixMicro(js.StartTime).UTC(),
+		Duration: time.Duration(js.Duration) * time.Microsecond,
+	}
+	for _, r := range js.References {
+		switch {
+		case r.RefType == "CHILD_OF" && s.ParentSpanID == "" && normalizeID(r.TraceID, 32) == s.TraceID:
+			s.ParentSpanID = normalizeID(r.SpanID, 16)
+		default:
+			s.Links = append(s.Links, telemetry.Link{TraceID: normalizeID(r.TraceID, 32), SpanID: normalizeID(r.SpanID, 16)})
+		}
+	}
+	var errorTag bool
+	s.Attributes = make(telemetry.Attrs, 0, len(js.Tags))
+	for _, tag := range js.Tags {
+		v := tag.stringValue()
+		switch tag.Key {
+		case tagSpanKind:
+			s.Kind = telemetry.SpanKind(strings.ToLower(v))
+		case tagStatusCode:
+			switch strings.ToUpper(v) {
+			case "ERROR":
+				s.StatusCode = telemetry.StatusError
+			case "OK":
+				s.StatusCode = telemetry.StatusOK
+			}
+		case tagStatusMessage:
+			s.StatusMessage = v
+		case tagError:
+			errorTag = v == "true"
+		case tagScopeName, tagLibraryName:
+			s.ScopeName = v
+		case tagScopeVersion, tagLibraryVer:
+			s.ScopeVersion = v
+		case tagTraceState:
+			s.TraceState = v
+		default:
+			s.Attributes = append(s.Attributes, telemetry.KV{Key: tag.Key, Value: v})
+		}
+	}
+	if errorTag && s.StatusCode == telemetry.StatusUnset {
+		s.StatusCode = telemetry.StatusError
+	}
+	for _, l := range js.Logs {
+		ev := telemetry.Event{Time: time.UnixMicro(l.Timestamp).UTC()}
+		for _, f := range l.Fields {
+			if f.Key == fieldEvent && ev.Name == "" {
+				ev.Name = f.stringValue()
+				continue
+			}
+			ev.Attributes = append(ev.Attributes, telemetry.KV{Key: f.Key, Value: f.stringValue()})
+		}
+		s.Events = append(s.Events, ev)
+	}
+	if p, ok := processes[js.ProcessID]; ok {
+		s.Service = p.ServiceName
+		s.Resource = make(telemetry.Attrs, 0, len(p.Tags)+1)
+		s.Resource = append(s.Resource, telemetry.KV{Key: "service.name", Value: p.ServiceName})
+		for _, tag := range p.Tags {
+			s.Resource = append(s.Resource, telemetry.KV{Key: tag.Key, Value: tag.stringValue()})
+		}
+	}
+	return s, nil
+}
+
+// tagsParam renders exact-match attribute filters as the JSON object
+// /api/traces takes in its tags parameter. JSON encoding escapes every user
+// value, so nothing a user types can change the filter's structure.
+func tagsParam(attrs []telemetry.KV) (string, error) {
+	m := make(map[string]string, len(attrs))
+	for _, kv := range attrs {
+		if prev, dup := m[kv.Key]; dup && prev != kv.Value {
+			return "", fmt.Errorf("attribute %q filtered on two values", kv.Key)
+		}
+		m[kv.Key] = kv.Value
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func microsParam(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }

@@ -1,0 +1,174 @@
+package jaeger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// searchConcurrency bounds the per-service searches in flight.
+const searchConcurrency = 4
+
+// servicesTTL is how long the service list is reused between searches.
+const servicesTTL = 30 * time.Second
+
+type servicesCache struct {
+	mu       sync.Mutex
+	services []string
+	fetched  time.Time
+}
+
+func (s *Store) services(ctx context.Context) ([]string, error) {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	if s.cache.services != nil && s.now().Sub(s.cache.fetched) < servicesTTL {
+		return s.cache.services, nil
+	}
+	var services []string
+	if err := s.get(ctx, "/api/services", nil, &services); err != nil {
+		return nil, err
+	}
+	sort.Strings(services)
+	s.cache.services, s.cache.fetched = services, s.now()
+	return services, nil
+}
+
+// SearchTraces finds traces with a span carrying every attribute. Jaeger's
+// search needs a service, and which services carry the attributes is not
+// known in advance, so the search fans out over every service (bounded) and
+// merges the results by trace ID. Jaeger returns whole traces.
+func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.TraceSearchResult, error) {
+	res := stores.TraceSearchResult{Complete: true}
+	tags, err := tagsParam(q.Attributes)
+	if err != nil {
+		return res, err
+	}
+	services, err := s.services(ctx)
+	if err != nil {
+		return res, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	params := url.Values{
+		"tags":  {tags},
+		"start": {microsParam(q.Start)},
+		"end":   {microsParam(q.End)},
+		"limit": {strconv.Itoa(limit)},
+	}
+
+	var (
+		mu       sync.Mutex
+		byID     = map[string]*telemetry.Trace{}
+		order    []string
+		failures []error
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(searchConcurrency)
+	for _, svc := range services {
+		g.Go(func() error {
+			p := url.Values{"service": {svc}}
+			for k, v := range params {
+				p[k] = v
+			}
+			var found []jsonTrace
+			err := s.get(gctx, "/api/traces", p, &found)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				failures = append(failures, fmt.Errorf("service %q: %w", svc, err))
+				return nil
+			}
+			if len(found) >= limit {
+				res.Truncated = true
+			}
+			traces, err := toTraces(found)
+			if err != nil {
+				failures = append(failures, fmt.Errorf("service %q: %w", svc, err))
+				return nil
+			}
+			for _, t := range traces {
+				if prev, ok := byID[t.TraceID]; ok {
+					mergeSpans(prev, t)
+					continue
+				}
+				t := t
+				byID[t.TraceID] = &t
+				order = append(order, t.TraceID)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	if len(failures) == len(services) && len(services) > 0 {
+		return res, errors.Join(failures...)
+	}
+	for _, f := range failures {
+		res.Warnings = append(res.Warnings, f.Error())
+	}
+	sort.Strings(order)
+	for _, id := range order {
+		res.Traces = append(res.Traces, *byID[id])
+	}
+	if len(res.Traces) > limit {
+		res.Traces, res.Truncated = res.Traces[:limit], true
+	}
+	return res, nil
+}
+
+// mergeSpans adds the spans of b that a lacks (the same trace found through
+// two services' searches).
+func mergeSpans(a *telemetry.Trace, b telemetry.Trace) {
+	seen := make(map[string]bool, len(a.Spans))
+	for _, sp := range a.Spans {
+		seen[sp.SpanID] = true
+	}
+	for _, sp := range b.Spans {
+		if !seen[sp.SpanID] {
+			a.Spans = append(a.Spans, sp)
+		}
+	}
+}
+
+// Trace fetches one trace by ID.
+func (s *Store) Trace(ctx context.Context, traceID string, start, end time.Time) (*telemetry.Trace, error) {
+	q := url.Values{}
+	if !start.IsZero() && !end.IsZero() {
+		q.Set("start", microsParam(start))
+		q.Set("end", microsParam(end))
+	}
+	var found []jsonTrace
+	err := s.get(ctx, "/api/traces/"+url.PathEscape(traceID), q, &found)
+	var se *storehttp.Error
+	if errors.As(err, &se) && se.StatusCode == 404 {
+		return nil, stores.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	traces, err := toTraces(found)
+	if err != nil {
+		return nil, err
+	}
+	if len(traces) == 0 {
+		return nil, stores.ErrNotFound
+	}
+	return &traces[0], nil
+}
