@@ -222,8 +222,12 @@ func missingReason(client *telemetry.Span, backendInTrace []*telemetry.Span) str
 	if host == "" {
 		host = "the server"
 	}
-	if d := client.Attr(schema.AttrStitchSamplingDecision); d == "drop" || d == "dropped" || d == "not_sampled" {
-		return "no backend trace: the session was sampled out (" + client.Attr(schema.AttrStitchSamplingReason) + ")"
+	// A device span of a sampled-out session is exported only when the
+	// schema's rule keeps it anyway (error or latency); the backend, told by
+	// traceparent that the trace is not sampled, records nothing.
+	switch client.Attr(schema.AttrStitchSamplingReason) {
+	case "error", "latency", "session_not_sampled":
+		return fmt.Sprintf("no backend trace: the session is sampled out (this request was kept for %s)", client.Attr(schema.AttrStitchSamplingReason))
 	}
 	if len(backendInTrace) > 0 {
 		return fmt.Sprintf("backend spans of trace %s found, none a child of this request: %s may not propagate the parent span", client.TraceID, host)

@@ -124,7 +124,7 @@ func TestEstimateClockOffsetMedian(t *testing.T) {
 func TestSampledOutReason(t *testing.T) {
 	in := sessionFixture(0)
 	c2 := &in.Traces[2].Spans[0]
-	c2.Attributes = append(c2.Attributes, telemetry.KV{Key: schema.AttrStitchSamplingDecision, Value: "drop"}, telemetry.KV{Key: schema.AttrStitchSamplingReason, Value: "session_not_sampled"})
+	c2.Attributes = append(c2.Attributes, telemetry.KV{Key: schema.AttrStitchSamplingDecision, Value: "keep"}, telemetry.KV{Key: schema.AttrStitchSamplingReason, Value: "error"})
 	tl := BuildTimeline(in)
 	assert.Contains(t, tl.Requests[1].MissingReason, "sampled out")
 }

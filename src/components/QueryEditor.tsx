@@ -1,0 +1,212 @@
+import React, { ChangeEvent, useState } from 'react';
+import { QueryEditorProps, SelectableValue } from '@grafana/data';
+import { InlineField, InlineFieldRow, InlineSwitch, Input, Select, Stack } from '@grafana/ui';
+
+import { DataSource } from '../datasource';
+import { DEFAULT_LIMIT, MAX_LIMIT, SessionTextFilter, StitchJsonData, StitchQuery, StitchQueryType } from '../types';
+
+export type Props = QueryEditorProps<DataSource, StitchQuery, StitchJsonData>;
+
+const LABEL_WIDTH = 16;
+
+const QUERY_TYPE_OPTIONS: Array<SelectableValue<StitchQueryType>> = [
+  { label: 'Sessions', value: 'sessions', description: 'Find sessions by app, device, network and endpoint' },
+  { label: 'Session timeline', value: 'sessionTimeline', description: 'One session: spans, logs and events in order' },
+  { label: 'Trace to session', value: 'traceToSession', description: 'The session a backend trace belongs to' },
+];
+
+const TEXT_FILTERS: Array<{ field: SessionTextFilter; label: string; placeholder: string }> = [
+  { field: 'appService', label: 'App service', placeholder: 'ios-app' },
+  { field: 'appVersion', label: 'App version', placeholder: '2.4.1' },
+  { field: 'osVersion', label: 'OS version', placeholder: '17.5' },
+  { field: 'deviceModel', label: 'Device model', placeholder: 'iPhone15,2' },
+  { field: 'networkType', label: 'Network type', placeholder: 'wifi' },
+  { field: 'endpoint', label: 'Endpoint', placeholder: '/api/checkout' },
+];
+
+/**
+ * Turns what the user typed into a limit the backend accepts: empty or not a number gives
+ * DEFAULT_LIMIT, anything else is rounded down and clamped to 1..MAX_LIMIT.
+ */
+export function clampLimit(raw: string): number {
+  const n = Math.floor(Number(raw));
+  if (raw.trim() === '' || !Number.isFinite(n)) {
+    return DEFAULT_LIMIT;
+  }
+  return Math.min(MAX_LIMIT, Math.max(1, n));
+}
+
+function isValidLimit(raw: string): boolean {
+  if (raw.trim() === '') {
+    return true;
+  }
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 1 && n <= MAX_LIMIT;
+}
+
+export function QueryEditor({ query, onChange, onRunQuery }: Props) {
+  const queryType: StitchQueryType = query.queryType ?? 'sessions';
+  // Several Stitch queries can share a panel editor: keep element ids unique per query row.
+  const idPrefix = `stitch-query-${query.refId}`;
+
+  const update = (patch: Partial<StitchQuery>, run = false) => {
+    onChange({ ...query, ...patch });
+    if (run) {
+      onRunQuery();
+    }
+  };
+
+  const textProps = (field: SessionTextFilter | 'sessionId' | 'traceId') => ({
+    id: `${idPrefix}-${field}`,
+    value: query[field] ?? '',
+    onChange: (e: ChangeEvent<HTMLInputElement>) => update({ [field]: e.currentTarget.value }),
+    onBlur: () => onRunQuery(),
+  });
+
+  return (
+    <Stack direction="column" gap={0}>
+      <InlineFieldRow>
+        <InlineField label="Query type" labelWidth={LABEL_WIDTH}>
+          {/* eslint-disable-next-line @typescript-eslint/no-deprecated -- Combobox is not in Grafana 10.4 (plugin.json grafanaDependency) */}
+          <Select<StitchQueryType>
+            inputId={`${idPrefix}-type`}
+            options={QUERY_TYPE_OPTIONS}
+            value={queryType}
+            onChange={(v) => v.value && update({ queryType: v.value }, true)}
+            width={32}
+          />
+        </InlineField>
+      </InlineFieldRow>
+
+      {queryType === 'sessions' && (
+        <SessionsFields
+          idPrefix={idPrefix}
+          query={query}
+          update={update}
+          onRunQuery={onRunQuery}
+          textProps={textProps}
+        />
+      )}
+
+      {queryType === 'sessionTimeline' && (
+        <InlineFieldRow>
+          <InlineField label="Session ID" labelWidth={LABEL_WIDTH} tooltip="Template variables such as $session work">
+            <Input width={48} placeholder="session id or $session" {...textProps('sessionId')} />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+
+      {queryType === 'traceToSession' && (
+        <InlineFieldRow>
+          <InlineField label="Trace ID" labelWidth={LABEL_WIDTH} tooltip="Template variables such as $trace work">
+            <Input width={48} placeholder="32 hex characters or $trace" {...textProps('traceId')} />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+    </Stack>
+  );
+}
+
+interface SessionsFieldsProps {
+  idPrefix: string;
+  query: StitchQuery;
+  update: (patch: Partial<StitchQuery>, run?: boolean) => void;
+  onRunQuery: () => void;
+  textProps: (field: SessionTextFilter) => {
+    id: string;
+    value: string;
+    onChange: (e: ChangeEvent<HTMLInputElement>) => void;
+    onBlur: () => void;
+  };
+}
+
+function SessionsFields({ idPrefix, query, update, onRunQuery, textProps }: SessionsFieldsProps) {
+  const minDuration = query.minDurationMs;
+  const minDurationInvalid = minDuration !== undefined && (!Number.isFinite(minDuration) || minDuration < 0);
+
+  return (
+    <>
+      <InlineFieldRow>
+        {TEXT_FILTERS.map(({ field, label, placeholder }) => (
+          <InlineField key={field} label={label} labelWidth={LABEL_WIDTH}>
+            <Input width={24} placeholder={placeholder} {...textProps(field)} />
+          </InlineField>
+        ))}
+      </InlineFieldRow>
+      <InlineFieldRow>
+        <InlineField label="Errors only" labelWidth={LABEL_WIDTH}>
+          <InlineSwitch
+            id={`${idPrefix}-errorsOnly`}
+            value={query.errorsOnly ?? false}
+            onChange={(e) => update({ errorsOnly: e.currentTarget.checked }, true)}
+          />
+        </InlineField>
+        <InlineField
+          label="Min duration (ms)"
+          labelWidth={LABEL_WIDTH + 4}
+          invalid={minDurationInvalid}
+          error="Use 0 or more milliseconds"
+        >
+          <Input
+            id={`${idPrefix}-minDurationMs`}
+            type="number"
+            min={0}
+            width={16}
+            placeholder="0"
+            value={minDuration ?? ''}
+            onChange={(e: ChangeEvent<HTMLInputElement>) => {
+              const raw = e.currentTarget.value;
+              update({ minDurationMs: raw === '' ? undefined : Number(raw) });
+            }}
+            onBlur={onRunQuery}
+          />
+        </InlineField>
+        {/* Keyed by the stored limit so the text resets when the query changes from outside. */}
+        <LimitField
+          key={query.limit ?? DEFAULT_LIMIT}
+          id={`${idPrefix}-limit`}
+          limit={query.limit}
+          onCommit={(limit) => update({ limit }, true)}
+        />
+      </InlineFieldRow>
+    </>
+  );
+}
+
+interface LimitFieldProps {
+  id: string;
+  limit: number | undefined;
+  onCommit: (limit: number) => void;
+}
+
+/** The limit is edited as text and committed (clamped) on blur, so typing "5000" doesn't jump to 1000 mid-edit. */
+function LimitField({ id, limit, onCommit }: LimitFieldProps) {
+  const [text, setText] = useState(String(limit ?? DEFAULT_LIMIT));
+
+  const commit = () => {
+    const clamped = clampLimit(text);
+    setText(String(clamped));
+    onCommit(clamped);
+  };
+
+  return (
+    <InlineField
+      label="Limit"
+      labelWidth={LABEL_WIDTH - 6}
+      invalid={!isValidLimit(text)}
+      error={`Use a whole number from 1 to ${MAX_LIMIT}`}
+    >
+      <Input
+        id={id}
+        type="number"
+        min={1}
+        max={MAX_LIMIT}
+        step={1}
+        width={12}
+        value={text}
+        onChange={(e: ChangeEvent<HTMLInputElement>) => setText(e.currentTarget.value)}
+        onBlur={commit}
+      />
+    </InlineField>
+  );
+}

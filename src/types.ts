@@ -1,0 +1,131 @@
+import { DataSourceJsonData } from '@grafana/data';
+import { DataQuery } from '@grafana/schema';
+
+/*
+ * Settings contract shared with the Go backend. The backend parses exactly
+ * these names: do not rename fields or secure keys without changing it too.
+ */
+
+/** The three upstream stores Stitch reads from. Each is a key of jsonData. */
+export type StoreRole = 'traces' | 'logs' | 'metrics';
+
+export const STORE_ROLES: readonly StoreRole[] = ['traces', 'logs', 'metrics'];
+
+export type TracesKind = 'jaeger' | 'tempo';
+export type LogsKind = 'victorialogs' | 'loki';
+export type MetricsKind = 'prometheus';
+export type StoreKind = TracesKind | LogsKind | MetricsKind;
+
+/** The store kinds each role accepts, the first one being the default. */
+export const STORE_KINDS: { readonly [R in StoreRole]: readonly StoreKind[] } = {
+  traces: ['jaeger', 'tempo'],
+  logs: ['victorialogs', 'loki'],
+  metrics: ['prometheus'],
+};
+
+export type AuthMode = 'none' | 'basic' | 'bearer';
+
+export const DEFAULT_TIMEOUT_SECONDS = 30;
+
+/**
+ * One store's connection settings (jsonData.traces / .logs / .metrics).
+ * A store whose object is absent from jsonData is "not configured".
+ */
+export interface StoreSettings {
+  kind?: StoreKind;
+  url?: string;
+  auth?: AuthMode;
+  basicAuthUser?: string;
+  /** X-Scope-OrgID: tempo (traces), loki (logs), optional for metrics (Mimir/Cortex style). */
+  tenant?: string;
+  /** victorialogs only, digits. */
+  accountId?: string;
+  /** victorialogs only, digits. */
+  projectId?: string;
+  tlsSkipVerify?: boolean;
+  tlsServerName?: string;
+  timeoutSeconds?: number;
+}
+
+/** Options configured for each data source instance (jsonData). */
+export interface StitchJsonData extends DataSourceJsonData {
+  traces?: StoreSettings;
+  logs?: StoreSettings;
+  metrics?: StoreSettings;
+}
+
+export type SecureSuffix = 'BasicAuthPassword' | 'BearerToken' | 'TLSCACert' | 'TLSClientCert' | 'TLSClientKey';
+
+export const SECURE_SUFFIXES: readonly SecureSuffix[] = [
+  'BasicAuthPassword',
+  'BearerToken',
+  'TLSCACert',
+  'TLSClientCert',
+  'TLSClientKey',
+];
+
+/** e.g. `tracesBearerToken`, `logsTLSCACert`, `metricsBasicAuthPassword`. */
+export type SecureKey = `${StoreRole}${SecureSuffix}`;
+
+export function secureKey(role: StoreRole, suffix: SecureSuffix): SecureKey {
+  return `${role}${suffix}`;
+}
+
+/** All 15 secure keys, in role order then suffix order. */
+export const SECURE_KEYS: readonly SecureKey[] = STORE_ROLES.flatMap((role) =>
+  SECURE_SUFFIXES.map((suffix) => secureKey(role, suffix))
+);
+
+/** Values only sent to the backend, never returned to the browser. */
+export type StitchSecureJsonData = { [K in SecureKey]?: string };
+
+/*
+ * Queries.
+ */
+
+export type StitchQueryType = 'sessions' | 'sessionTimeline' | 'traceToSession';
+
+export const QUERY_TYPES: readonly StitchQueryType[] = ['sessions', 'sessionTimeline', 'traceToSession'];
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+
+/** The free-text filters of a `sessions` query (interpolated with template variables). */
+export const SESSION_TEXT_FILTERS = [
+  'appService',
+  'appVersion',
+  'osVersion',
+  'deviceModel',
+  'networkType',
+  'endpoint',
+] as const;
+
+export type SessionTextFilter = (typeof SESSION_TEXT_FILTERS)[number];
+
+export interface StitchQuery extends DataQuery {
+  /** Absent on queries saved before a type was chosen: treat as `sessions`. */
+  queryType?: StitchQueryType;
+
+  // queryType "sessions"
+  appService?: string;
+  appVersion?: string;
+  osVersion?: string;
+  deviceModel?: string;
+  networkType?: string;
+  endpoint?: string;
+  errorsOnly?: boolean;
+  minDurationMs?: number;
+  /** 1..MAX_LIMIT, DEFAULT_LIMIT when absent. */
+  limit?: number;
+
+  // queryType "sessionTimeline"
+  sessionId?: string;
+
+  // queryType "traceToSession"
+  traceId?: string;
+}
+
+export const DEFAULT_QUERY: Partial<StitchQuery> = {
+  queryType: 'sessions',
+  limit: DEFAULT_LIMIT,
+};
