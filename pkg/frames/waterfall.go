@@ -1,0 +1,220 @@
+// Package frames builds the Grafana data frames Stitch returns from the
+// joined session model: the timeline table, the whole session as one trace
+// for Grafana's trace panel, and the logs frame. It has no I/O.
+package frames
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/stitch-observability/stitch/pkg/correlation"
+	"github.com/stitch-observability/stitch/pkg/schema"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// traceKV is a key/value as Grafana's trace panel reads tags.
+type traceKV struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+}
+
+type traceLog struct {
+	Timestamp float64   `json:"timestamp"` // ms
+	Fields    []traceKV `json:"fields"`
+	Name      string    `json:"name,omitempty"`
+}
+
+type traceReference struct {
+	SpanID  string    `json:"spanID"`
+	TraceID string    `json:"traceID"`
+	Tags    []traceKV `json:"tags,omitempty"`
+}
+
+// waterfallRow is one span of the session trace.
+type waterfallRow struct {
+	traceID, spanID, parentSpanID, operation, service, kind string
+	statusCode                                              int64
+	statusMessage, scopeName, scopeVersion, traceState      string
+	serviceTags                                             []traceKV
+	start                                                   time.Time
+	duration                                                time.Duration
+	logs                                                    []traceLog
+	references                                              []traceReference
+	tags                                                    []traceKV
+}
+
+// RootSpanID is the synthetic session root's span ID: derived from the
+// session ID so the waterfall is stable across refreshes.
+func RootSpanID(sessionID string) string {
+	if len(sessionID) >= 16 {
+		return sessionID[:16]
+	}
+	return fmt.Sprintf("%016s", sessionID)
+}
+
+// Waterfall builds the whole session as ONE trace for Grafana's trace panel:
+// a synthetic root span for the session, user actions under it, each client
+// request under its action and every backend span the request caused under
+// the client span. Device spans are shifted onto the backend clock (raw times
+// kept in tags) so backend spans sit inside their client span.
+func Waterfall(tl *correlation.Timeline) *data.Frame {
+	rootID := RootSpanID(tl.SessionID)
+	var rows []waterfallRow
+	inSession := map[correlation.SpanRef]bool{}
+
+	root := waterfallRow{
+		traceID: tl.SessionID, spanID: rootID, operation: "session " + tl.SessionID, service: tl.App.Service,
+		kind: "internal", start: tl.Start, duration: tl.End.Sub(tl.Start),
+		serviceTags: []traceKV{{"service.name", tl.App.Service}},
+		tags: []traceKV{
+			{schema.AttrSessionID, tl.SessionID},
+			{"stitch.clock.offset_estimate_ms", float64(tl.ClockOffset) / float64(time.Millisecond)},
+			{"stitch.clock.offset_samples", tl.OffsetSamples},
+		},
+	}
+	for _, kv := range []struct{ k, v string }{
+		{schema.AttrServiceVersion, tl.App.Version}, {schema.AttrOSName, tl.App.OSName}, {schema.AttrOSVersion, tl.App.OSVersion},
+		{schema.AttrDeviceModelIdentifier, tl.App.DeviceModel}, {schema.AttrNetworkConnectionType, tl.App.NetworkType},
+	} {
+		if kv.v != "" {
+			root.serviceTags = append(root.serviceTags, traceKV{kv.k, kv.v})
+		}
+	}
+	// Logs not tied to a span (lifecycle events, device logs) hang on the root.
+	for i, l := range tl.Logs {
+		if l.SpanID == "" || l.TraceID == "" {
+			root.logs = append(root.logs, toTraceLog(tl, tl.Logs[i]))
+		}
+	}
+	rows = append(rows, root)
+
+	add := func(s *telemetry.Span, parent string) {
+		ref := correlation.SpanRef{TraceID: s.TraceID, SpanID: s.SpanID}
+		if inSession[ref] {
+			return
+		}
+		inSession[ref] = true
+		rows = append(rows, spanRow(tl, s, parent))
+	}
+	for _, a := range tl.Actions {
+		add(a, rootID)
+	}
+	for _, s := range tl.OtherDevice {
+		add(s, rootID)
+	}
+	for _, r := range tl.Requests {
+		parent := rootID
+		if r.Action != nil {
+			parent = r.Action.SpanID
+		}
+		add(r.Client, parent)
+		if r.ServerRoot == nil {
+			last := &rows[len(rows)-1]
+			last.tags = append(last.tags, traceKV{"stitch.backend.missing", r.MissingReason})
+			last.logs = append(last.logs, traceLog{
+				Timestamp: msOf(tl.Aligned(r.Client)), Name: "backend trace missing",
+				Fields: []traceKV{{"reason", r.MissingReason}},
+			})
+			continue
+		}
+		for _, b := range r.Backend {
+			add(b, b.ParentSpanID)
+		}
+	}
+	// Backend spans that carry the session but joined no request (e.g. a
+	// background job) still belong to the story: under the root.
+	for _, b := range tl.Backend {
+		add(b, rootID)
+	}
+
+	f := data.NewFrame("waterfall",
+		data.NewField("traceID", nil, []string{}),
+		data.NewField("spanID", nil, []string{}),
+		data.NewField("parentSpanID", nil, []string{}),
+		data.NewField("operationName", nil, []string{}),
+		data.NewField("serviceName", nil, []string{}),
+		data.NewField("kind", nil, []string{}),
+		data.NewField("statusCode", nil, []int64{}),
+		data.NewField("statusMessage", nil, []string{}),
+		data.NewField("instrumentationLibraryName", nil, []string{}),
+		data.NewField("instrumentationLibraryVersion", nil, []string{}),
+		data.NewField("traceState", nil, []string{}),
+		data.NewField("serviceTags", nil, []json.RawMessage{}),
+		data.NewField("startTime", nil, []float64{}),
+		data.NewField("duration", nil, []float64{}),
+		data.NewField("logs", nil, []json.RawMessage{}),
+		data.NewField("references", nil, []json.RawMessage{}),
+		data.NewField("tags", nil, []json.RawMessage{}),
+	)
+	for _, r := range rows {
+		f.AppendRow(r.traceID, r.spanID, r.parentSpanID, r.operation, r.service, r.kind, r.statusCode, r.statusMessage,
+			r.scopeName, r.scopeVersion, r.traceState, mustJSON(r.serviceTags), msOf(r.start),
+			float64(r.duration)/float64(time.Millisecond), mustJSON(r.logs), mustJSON(r.references), mustJSON(r.tags))
+	}
+	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
+	return f
+}
+
+func spanRow(tl *correlation.Timeline, s *telemetry.Span, parent string) waterfallRow {
+	start := tl.Aligned(s)
+	r := waterfallRow{
+		// Every row carries the session ID as its trace ID: the panel shows
+		// one trace. The span's own trace ID is kept in its tags.
+		traceID: tl.SessionID, spanID: s.SpanID, parentSpanID: parent, operation: s.Name, service: s.Service,
+		kind: string(s.Kind), statusCode: int64(s.StatusCode), statusMessage: s.StatusMessage,
+		scopeName: s.ScopeName, scopeVersion: s.ScopeVersion, traceState: s.TraceState,
+		start: start, duration: s.Duration,
+	}
+	for _, kv := range s.Resource {
+		r.serviceTags = append(r.serviceTags, traceKV{kv.Key, kv.Value})
+	}
+	r.tags = append(r.tags, traceKV{"trace.id", s.TraceID})
+	if correlation.IsDeviceSpan(s) && tl.ClockOffset != 0 {
+		r.tags = append(r.tags, traceKV{"stitch.device_time", s.Start.UTC().Format(time.RFC3339Nano)})
+	}
+	for _, kv := range s.Attributes {
+		r.tags = append(r.tags, traceKV{kv.Key, kv.Value})
+	}
+	for _, ev := range s.Events {
+		tlog := traceLog{Timestamp: msOf(ev.Time.Add(start.Sub(s.Start))), Name: ev.Name}
+		for _, kv := range ev.Attributes {
+			tlog.Fields = append(tlog.Fields, traceKV{kv.Key, kv.Value})
+		}
+		r.logs = append(r.logs, tlog)
+	}
+	for _, i := range tl.LogsBySpan[correlation.SpanRef{TraceID: s.TraceID, SpanID: s.SpanID}] {
+		r.logs = append(r.logs, toTraceLog(tl, tl.Logs[i]))
+	}
+	for _, l := range s.Links {
+		r.references = append(r.references, traceReference{SpanID: l.SpanID, TraceID: l.TraceID})
+	}
+	return r
+}
+
+func toTraceLog(tl *correlation.Timeline, l telemetry.LogRecord) traceLog {
+	t := l.Time
+	if correlation.IsDeviceLog(&l) {
+		t = t.Add(-tl.ClockOffset)
+	}
+	out := traceLog{Timestamp: msOf(t), Name: l.Body, Fields: []traceKV{{"severity", l.Severity}, {"service", l.Service}, {"body", l.Body}}}
+	for _, kv := range l.Attributes {
+		out.Fields = append(out.Fields, traceKV{kv.Key, kv.Value})
+	}
+	return out
+}
+
+func msOf(t time.Time) float64 { return float64(t.UnixNano()) / 1e6 }
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	if string(b) == "null" {
+		return json.RawMessage("[]")
+	}
+	return b
+}
