@@ -37,7 +37,7 @@ type Datasource struct {
 	// still exists so that every handler can say what to fix.
 	settingsErr error
 	settings    *settings.Settings
-	clients  []*storehttp.Client
+	clients     []*storehttp.Client
 
 	// health holds every configured store's checker, by role.
 	health map[settings.Role]stores.HealthChecker

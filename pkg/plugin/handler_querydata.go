@@ -2,18 +2,19 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
-)
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
-// queryHeader is the part of every query that picks its handler.
-type queryHeader struct {
-	QueryType string `json:"queryType"`
-}
+	"github.com/stitch-observability/stitch/pkg/engine"
+	"github.com/stitch-observability/stitch/pkg/frames"
+	"github.com/stitch-observability/stitch/pkg/query"
+	"github.com/stitch-observability/stitch/pkg/safego"
+)
 
 // QueryData answers each query on its own: one failing query never fails the
 // others in the request.
@@ -38,17 +39,76 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) (res backen
 			res = backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "internal error while running this query")
 		}
 	}()
-	qt := q.QueryType
-	var h queryHeader
-	if err := json.Unmarshal(q.JSON, &h); err != nil {
-		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, fmt.Sprintf("query is not valid JSON: %v", err))
+	qt, err := query.ParseHeader(q.JSON, q.QueryType)
+	if err != nil {
+		return badRequest(err)
 	}
-	if h.QueryType != "" {
-		qt = h.QueryType
-	}
-	if qt == "" {
-		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, "queryType: missing")
+	switch qt {
+	case query.TypeSessionTimeline:
+		return d.sessionTimeline(ctx, q)
 	}
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
-		fmt.Sprintf("queryType: %q is not a query type this version of Stitch answers", qt))
+		fmt.Sprintf("queryType: %q is not a query type this version of Stitch answers (it answers %s)", qt, query.TypeSessionTimeline))
+}
+
+func badRequest(err error) backend.DataResponse {
+	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
+}
+
+func (d *Datasource) engine() *engine.Engine {
+	return &engine.Engine{Traces: d.traces, Logs: d.logs, Limits: engine.DefaultLimits}
+}
+
+func (d *Datasource) sessionTimeline(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	tq, err := query.ParseSessionTimeline(q.JSON)
+	if err != nil {
+		return badRequest(err)
+	}
+	r, err := d.engine().SessionTimeline(ctx, tq.SessionID, q.TimeRange.From, q.TimeRange.To)
+	if err != nil {
+		return d.failed(ctx, err)
+	}
+	out := backend.DataResponse{Frames: data.Frames{frames.Timeline(r.Timeline), frames.Waterfall(r.Timeline), frames.Logs(r.Timeline)}}
+	d.addNotices(out.Frames, r.Notices)
+	return out
+}
+
+// failed turns an engine error into the query's error with its source.
+func (d *Datasource) failed(ctx context.Context, err error) backend.DataResponse {
+	var pe *safego.PanicError
+	if errors.As(err, &pe) {
+		log.DefaultLogger.FromContext(ctx).Error("query panicked", "panic", d.settings.Redact(fmt.Sprint(pe.Value)), "stack", string(pe.Stack))
+		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "internal error while running this query")
+	}
+	msg := d.settings.Redact(err.Error())
+	if errors.Is(err, context.Canceled) {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, "cancelled")
+	}
+	var fe *query.FieldError
+	if errors.As(err, &fe) || errors.Is(err, engine.ErrNoTraceStore) {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, msg)
+	}
+	if backend.IsDownstreamError(err) {
+		return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, msg)
+	}
+	return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, msg)
+}
+
+// addNotices puts the engine's notices on the first frame, where Grafana
+// shows them on the panel.
+func (d *Datasource) addNotices(fs data.Frames, notices []engine.Notice) {
+	if len(fs) == 0 || len(notices) == 0 {
+		return
+	}
+	f := fs[0]
+	if f.Meta == nil {
+		f.Meta = &data.FrameMeta{}
+	}
+	for _, n := range notices {
+		sev := data.NoticeSeverityInfo
+		if n.Warning {
+			sev = data.NoticeSeverityWarning
+		}
+		f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: sev, Text: d.settings.Redact(n.Text)})
+	}
 }

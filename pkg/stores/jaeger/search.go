@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stitch-observability/stitch/pkg/safego"
 	"github.com/stitch-observability/stitch/pkg/stores"
 	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
@@ -78,7 +79,7 @@ func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(searchConcurrency)
 	for _, svc := range services {
-		g.Go(func() error {
+		safego.Go(g, func() error {
 			p := url.Values{"service": {svc}}
 			for k, v := range params {
 				p[k] = v

@@ -1,0 +1,211 @@
+// Package engine plans and runs Stitch's store calls for a query — pushed
+// down to the stores, concurrent with a bound, capped — and hands what comes
+// back to the join (pkg/correlation). It speaks to stores only through the
+// store-neutral interfaces of pkg/stores. A store that fails yields partial
+// results and a notice, not a failed query.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stitch-observability/stitch/pkg/correlation"
+	"github.com/stitch-observability/stitch/pkg/safego"
+	"github.com/stitch-observability/stitch/pkg/schema"
+	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// Limits caps every list a query builds.
+type Limits struct {
+	TracesPerSession int
+	LogsPerSession   int
+	// FetchConcurrency bounds trace-by-ID fetches in flight.
+	FetchConcurrency int
+}
+
+// DefaultLimits are the caps used unless a query asks for less.
+var DefaultLimits = Limits{TracesPerSession: 500, LogsPerSession: 5000, FetchConcurrency: 8}
+
+// Engine runs queries against one data source's stores. A nil store means
+// that role is not configured (or cannot answer session queries).
+type Engine struct {
+	Traces stores.TraceStore
+	Logs   stores.LogStore
+	Limits Limits
+}
+
+// Notice is something the user should know about a partial or cut result.
+type Notice struct {
+	// Warning is set for failures (a store down); otherwise informational.
+	Warning bool
+	Text    string
+	// Downstream is set when the cause is a store, not Stitch.
+	Downstream bool
+}
+
+// TimelineResult is a joined session and what was cut or failed.
+type TimelineResult struct {
+	Timeline *correlation.Timeline
+	Notices  []Notice
+}
+
+// ErrNoTraceStore is returned when a query needs the trace store and none
+// that can answer it is configured.
+var ErrNoTraceStore = errors.New("no trace store that answers session queries is configured (traces.kind jaeger)")
+
+// SessionTimeline finds everything one session caused in [from, to]: its
+// traces (device and backend spans carry session.id), the log records of the
+// session and of those traces, joined.
+func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to time.Time) (*TimelineResult, error) {
+	if err := schema.ValidSessionID(sessionID); err != nil {
+		return nil, fmt.Errorf("sessionId: %w", err)
+	}
+	if e.Traces == nil && e.Logs == nil {
+		return nil, ErrNoTraceStore
+	}
+	res := &TimelineResult{}
+	var (
+		mu         sync.Mutex
+		traces     []telemetry.Trace
+		logs       []telemetry.LogRecord
+		notice     = func(n Notice) { mu.Lock(); res.Notices = append(res.Notices, n); mu.Unlock() }
+		storeError = func(what string, err error) {
+			notice(Notice{Warning: true, Downstream: true, Text: fmt.Sprintf("%s failed; showing what the other stores returned: %v", what, err)})
+		}
+	)
+
+	g, gctx := errgroup.WithContext(ctx)
+	if e.Traces != nil {
+		safego.Go(g, func() error {
+			found, err := e.sessionTraces(gctx, sessionID, from, to, notice)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				storeError("trace search", err)
+				return nil
+			}
+			mu.Lock()
+			traces = found
+			mu.Unlock()
+			return nil
+		})
+	} else {
+		notice(Notice{Warning: true, Text: "no trace store answers session queries: showing logs only"})
+	}
+	if e.Logs != nil {
+		safego.Go(g, func() error {
+			r, err := e.Logs.SearchLogs(gctx, stores.LogSearch{SessionID: sessionID, Start: from, End: to, Limit: e.Limits.LogsPerSession})
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				storeError("log search", err)
+				return nil
+			}
+			if r.Truncated {
+				notice(Notice{Text: fmt.Sprintf("log records capped at %d for this session", e.Limits.LogsPerSession)})
+			}
+			mu.Lock()
+			logs = append(logs, r.Records...)
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	// Backend log records that lack session.id still belong to the session
+	// through their trace ID.
+	if e.Logs != nil && len(traces) > 0 {
+		ids := make([]string, 0, len(traces))
+		for _, t := range traces {
+			ids = append(ids, t.TraceID)
+		}
+		r, err := e.Logs.SearchLogs(ctx, stores.LogSearch{TraceIDs: ids, Start: from, End: to, Limit: e.Limits.LogsPerSession})
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
+			storeError("log search by trace ID", err)
+		default:
+			logs = mergeLogs(logs, r.Records)
+			if r.Truncated {
+				notice(Notice{Text: fmt.Sprintf("log records of the session's traces capped at %d", e.Limits.LogsPerSession)})
+			}
+		}
+	}
+
+	res.Timeline = correlation.BuildTimeline(correlation.Input{SessionID: sessionID, Traces: traces, Logs: logs})
+	return res, nil
+}
+
+// sessionTraces searches the session's traces and completes the ones the
+// store returned only in part.
+func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to time.Time, notice func(Notice)) ([]telemetry.Trace, error) {
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{
+		Attributes: []telemetry.KV{{Key: schema.AttrSessionID, Value: sessionID}},
+		Start:      from, End: to, Limit: e.Limits.TracesPerSession,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range sr.Warnings {
+		notice(Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
+	}
+	if sr.Truncated {
+		notice(Notice{Text: fmt.Sprintf("traces capped at %d for this session; narrow the time range to see the rest", e.Limits.TracesPerSession)})
+	}
+	if sr.Complete {
+		return sr.Traces, nil
+	}
+	out := make([]telemetry.Trace, len(sr.Traces))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.Limits.FetchConcurrency)
+	for i, t := range sr.Traces {
+		safego.Go(g, func() error {
+			full, err := e.Traces.Trace(gctx, t.TraceID, from, to)
+			if err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				notice(Notice{Warning: true, Downstream: true, Text: fmt.Sprintf("trace %s: %v; showing the spans the search returned", t.TraceID, err)})
+				out[i] = t
+				return nil
+			}
+			if full.Partial {
+				notice(Notice{Warning: true, Downstream: true, Text: fmt.Sprintf("trace %s is partial: %s", t.TraceID, full.Notice)})
+			}
+			out[i] = *full
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// mergeLogs adds the records of b not already in a.
+func mergeLogs(a, b []telemetry.LogRecord) []telemetry.LogRecord {
+	type key struct {
+		t                    int64
+		trace, span, body, s string
+	}
+	seen := make(map[key]bool, len(a))
+	for _, r := range a {
+		seen[key{r.Time.UnixNano(), r.TraceID, r.SpanID, r.Body, r.Service}] = true
+	}
+	for _, r := range b {
+		k := key{r.Time.UnixNano(), r.TraceID, r.SpanID, r.Body, r.Service}
+		if !seen[k] {
+			seen[k] = true
+			a = append(a, r)
+		}
+	}
+	return a
+}
