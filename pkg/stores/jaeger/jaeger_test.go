@@ -1,0 +1,117 @@
+package jaeger
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stitch-observability/stitch/pkg/settings"
+	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// testdata/search_session.json is what Jaeger v1.76.0 answered to
+// /api/traces?service=…&tags={"session.id":…} for one OTLP span.
+func TestToTracesFromRecordedJaegerAnswer(t *testing.T) {
+	raw, err := os.ReadFile("testdata/search_session.json")
+	require.NoError(t, err)
+	var env struct {
+		Data []jsonTrace `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &env))
+	traces, err := toTraces(env.Data)
+	require.NoError(t, err)
+	require.Len(t, traces, 1)
+	s := traces[0].Spans[0]
+	assert.Equal(t, "00f7651916cd43dd8448eb211c80319c", s.TraceID)
+	assert.Equal(t, "00f067aa0ba902b7", s.SpanID)
+	assert.Equal(t, telemetry.KindClient, s.Kind)
+	assert.Equal(t, telemetry.StatusError, s.StatusCode)
+	assert.Equal(t, "bad gateway", s.StatusMessage)
+	assert.Equal(t, "probe", s.ScopeName)
+	assert.Equal(t, "probe-app", s.Service)
+	assert.Equal(t, "iPhone15,2", s.Resource.Value("device.model.identifier"))
+	assert.Equal(t, "502", s.Attributes.Value("http.response.status_code"))
+	assert.Equal(t, "0af7651916cd43dd8448eb211c80319c", s.Attr("session.id"))
+	assert.Equal(t, 5*time.Millisecond, s.Duration)
+	require.Len(t, s.Events, 1)
+	assert.Equal(t, "retry", s.Events[0].Name)
+	assert.Equal(t, "1", s.Events[0].Attributes.Value("n"))
+	_, hasKind := s.Attributes.Get("span.kind")
+	assert.False(t, hasKind, "model fields are not repeated as attributes")
+}
+
+func TestNormalizeIDPadsDroppedZeros(t *testing.T) {
+	assert.Equal(t, "000000000000000000000000000000ab", normalizeID("AB", 32))
+	assert.Equal(t, "00000000000000ab", normalizeID("ab", 16))
+}
+
+func TestTagsParamEscapesValues(t *testing.T) {
+	p, err := tagsParam([]telemetry.KV{{Key: "session.id", Value: `x","service.name":"y`}})
+	require.NoError(t, err)
+	var back map[string]string
+	require.NoError(t, json.Unmarshal([]byte(p), &back))
+	assert.Equal(t, map[string]string{"session.id": `x","service.name":"y`}, back, "a value cannot add a filter")
+	_, err = tagsParam([]telemetry.KV{{Key: "a", Value: "1"}, {Key: "a", Value: "2"}})
+	assert.Error(t, err)
+}
+
+// A test double of Jaeger's query API for what a real Jaeger cannot be made
+// to do on demand: one service's search failing while the others answer.
+func TestSearchTracesFansOutAndMerges(t *testing.T) {
+	raw, err := os.ReadFile("testdata/search_session.json")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/services":
+			w.Write([]byte(`{"data":["a","b","broken"],"total":3}`))
+		case "/api/traces":
+			mu.Lock()
+			asked = append(asked, r.URL.Query().Get("service"))
+			mu.Unlock()
+			var tags map[string]string
+			if json.Unmarshal([]byte(r.URL.Query().Get("tags")), &tags) != nil || r.URL.Query().Get("start") == "" || r.URL.Query().Get("limit") == "" {
+				http.Error(w, "bad request", 400)
+				return
+			}
+			if r.URL.Query().Get("service") == "broken" {
+				http.Error(w, "storage failure", 500)
+				return
+			}
+			w.Write(raw)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	js, _ := json.Marshal(map[string]any{"traces": map[string]any{"kind": "jaeger", "url": srv.URL}})
+	s, err := settings.Load(backend.DataSourceInstanceSettings{JSONData: js})
+	require.NoError(t, err)
+	c, err := storehttp.New(s.Traces)
+	require.NoError(t, err)
+	st := New(c)
+
+	res, err := st.SearchTraces(context.Background(), stores.TraceSearch{
+		Attributes: []telemetry.KV{{Key: "session.id", Value: "0af7651916cd43dd8448eb211c80319c"}},
+		Start:      time.Now().Add(-time.Hour), End: time.Now(), Limit: 10,
+	})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"a", "b", "broken"}, asked)
+	require.Len(t, res.Traces, 1, "the same trace from two services is merged")
+	assert.Len(t, res.Traces[0].Spans, 1)
+	assert.True(t, res.Complete)
+	require.Len(t, res.Warnings, 1)
+	assert.Contains(t, res.Warnings[0], `service "broken"`)
+}
