@@ -37,7 +37,9 @@ type Datasource struct {
 	// still exists so that every handler can say what to fix.
 	settingsErr error
 	settings    *settings.Settings
-	clients     []*storehttp.Client
+	// uid is this data source's UID, for data links back to it.
+	uid     string
+	clients []*storehttp.Client
 
 	// health holds every configured store's checker, by role.
 	health map[settings.Role]stores.HealthChecker
@@ -57,7 +59,7 @@ func NewDatasource(_ context.Context, cfg backend.DataSourceInstanceSettings) (i
 	if err != nil {
 		return &Datasource{settingsErr: err, settings: &settings.Settings{}, resources: newResourceHandler(nil)}, nil
 	}
-	ds := &Datasource{settings: s, health: map[settings.Role]stores.HealthChecker{}}
+	ds := &Datasource{settings: s, uid: cfg.UID, health: map[settings.Role]stores.HealthChecker{}}
 	for _, st := range s.Configured() {
 		c, err := storehttp.New(st)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/stitch-observability/stitch/pkg/correlation"
 	"github.com/stitch-observability/stitch/pkg/engine"
 	"github.com/stitch-observability/stitch/pkg/frames"
 	"github.com/stitch-observability/stitch/pkg/query"
@@ -44,11 +45,15 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) (res backen
 		return badRequest(err)
 	}
 	switch qt {
+	case query.TypeSessions:
+		return d.sessions(ctx, q)
 	case query.TypeSessionTimeline:
 		return d.sessionTimeline(ctx, q)
+	case query.TypeTraceToSession:
+		return d.traceToSession(ctx, q)
 	}
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
-		fmt.Sprintf("queryType: %q is not a query type this version of Stitch answers (it answers %s)", qt, query.TypeSessionTimeline))
+		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose %s, %s or %s", qt, query.TypeSessions, query.TypeSessionTimeline, query.TypeTraceToSession))
 }
 
 func badRequest(err error) backend.DataResponse {
@@ -69,6 +74,38 @@ func (d *Datasource) sessionTimeline(ctx context.Context, q backend.DataQuery) b
 		return d.failed(ctx, err)
 	}
 	out := backend.DataResponse{Frames: data.Frames{frames.Timeline(r.Timeline), frames.Waterfall(r.Timeline), frames.Logs(r.Timeline)}}
+	d.addNotices(out.Frames, r.Notices)
+	return out
+}
+
+func (d *Datasource) sessions(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	sq, err := query.ParseSessions(q.JSON)
+	if err != nil {
+		return badRequest(err)
+	}
+	r, err := d.engine().Sessions(ctx, sq, q.TimeRange.From, q.TimeRange.To)
+	if err != nil {
+		return d.failed(ctx, err)
+	}
+	out := backend.DataResponse{Frames: data.Frames{frames.Sessions("sessions", r.Sessions, d.uid)}}
+	d.addNotices(out.Frames, r.Notices)
+	return out
+}
+
+func (d *Datasource) traceToSession(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	tq, err := query.ParseTraceToSession(q.JSON)
+	if err != nil {
+		return badRequest(err)
+	}
+	r, err := d.engine().TraceToSession(ctx, tq.TraceID, q.TimeRange.From, q.TimeRange.To)
+	if err != nil {
+		return d.failed(ctx, err)
+	}
+	var rows []*correlation.SessionSummary
+	if r.Session != nil {
+		rows = append(rows, r.Session)
+	}
+	out := backend.DataResponse{Frames: data.Frames{frames.Sessions("session", rows, d.uid)}}
 	d.addNotices(out.Frames, r.Notices)
 	return out
 }

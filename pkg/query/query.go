@@ -5,6 +5,7 @@ package query
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -74,4 +75,88 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// Sessions lists sessions in the time range.
+type Sessions struct {
+	AppService    string  `json:"appService"`
+	AppVersion    string  `json:"appVersion"`
+	OSVersion     string  `json:"osVersion"`
+	DeviceModel   string  `json:"deviceModel"`
+	NetworkType   string  `json:"networkType"`
+	Endpoint      string  `json:"endpoint"`
+	ErrorsOnly    bool    `json:"errorsOnly"`
+	MinDurationMs float64 `json:"minDurationMs"`
+	Limit         int     `json:"limit"`
+}
+
+// Session list limits.
+const (
+	DefaultSessionsLimit = 100
+	MaxSessionsLimit     = 1000
+	maxFilterLength      = 256
+)
+
+// ParseSessions parses and validates a sessions query.
+func ParseSessions(raw json.RawMessage) (Sessions, error) {
+	var q Sessions
+	if err := json.Unmarshal(raw, &q); err != nil {
+		return q, &FieldError{Field: fieldOf(err), Msg: fmt.Sprintf("wrong type: %v", err)}
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"appService", &q.AppService}, {"appVersion", &q.AppVersion}, {"osVersion", &q.OSVersion}, {"deviceModel", &q.DeviceModel}, {"networkType", &q.NetworkType}, {"endpoint", &q.Endpoint}} {
+		*f.v = strings.TrimSpace(*f.v)
+		if len(*f.v) > maxFilterLength {
+			return q, &FieldError{Field: f.name, Msg: fmt.Sprintf("longer than %d characters", maxFilterLength)}
+		}
+		if strings.ContainsAny(*f.v, "\x00\n\r") {
+			return q, &FieldError{Field: f.name, Msg: "contains a control character"}
+		}
+	}
+	if q.MinDurationMs < 0 {
+		return q, &FieldError{Field: "minDurationMs", Msg: "must not be negative"}
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultSessionsLimit
+	case q.Limit < 0 || q.Limit > MaxSessionsLimit:
+		return q, &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", MaxSessionsLimit, q.Limit)}
+	}
+	return q, nil
+}
+
+// TraceToSession finds the session a trace belongs to.
+type TraceToSession struct {
+	TraceID string `json:"traceId"`
+}
+
+// ParseTraceToSession parses and validates a traceToSession query; a 16-hex
+// trace ID is widened to 32 as W3C and the stores do.
+func ParseTraceToSession(raw json.RawMessage) (TraceToSession, error) {
+	var q TraceToSession
+	if err := json.Unmarshal(raw, &q); err != nil {
+		return q, &FieldError{Field: "traceId", Msg: fmt.Sprintf("not a string: %v", err)}
+	}
+	q.TraceID = strings.ToLower(strings.TrimSpace(q.TraceID))
+	if q.TraceID == "" {
+		return q, &FieldError{Field: "traceId", Msg: "missing"}
+	}
+	if len(q.TraceID) == 16 {
+		q.TraceID = strings.Repeat("0", 16) + q.TraceID
+	}
+	if err := schema.ValidTraceID(q.TraceID); err != nil {
+		return q, &FieldError{Field: "traceId", Msg: fmt.Sprintf("%q is not a trace ID (32 or 16 hex characters): %v", truncate(q.TraceID, 80), err)}
+	}
+	return q, nil
+}
+
+// fieldOf names the field a JSON type error is about.
+func fieldOf(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return te.Field
+	}
+	return "query"
 }

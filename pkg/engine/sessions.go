@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stitch-observability/stitch/pkg/correlation"
+	"github.com/stitch-observability/stitch/pkg/query"
+	"github.com/stitch-observability/stitch/pkg/schema"
+	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// tracesForSessionList bounds the traces a sessions query reads.
+const tracesForSessionList = 1000
+
+// SessionsResult is the sessions list and what was cut or failed.
+type SessionsResult struct {
+	Sessions []*correlation.SessionSummary
+	Notices  []Notice
+}
+
+// filterAttributes maps the sessions query's filters to the schema's
+// attribute names, pushed down to the trace store as exact matches.
+func filterAttributes(q query.Sessions) []telemetry.KV {
+	var out []telemetry.KV
+	for _, f := range []struct{ key, value string }{
+		{schema.AttrServiceName, q.AppService},
+		{schema.AttrServiceVersion, q.AppVersion},
+		{schema.AttrOSVersion, q.OSVersion},
+		{schema.AttrDeviceModelIdentifier, q.DeviceModel},
+		{schema.AttrNetworkConnectionType, q.NetworkType},
+		{schema.AttrURLTemplate, q.Endpoint},
+	} {
+		if f.value != "" {
+			out = append(out, telemetry.KV{Key: f.key, Value: f.value})
+		}
+	}
+	return out
+}
+
+// Sessions lists the sessions seen in [from, to] that match the filters.
+func (e *Engine) Sessions(ctx context.Context, q query.Sessions, from, to time.Time) (*SessionsResult, error) {
+	if e.Traces == nil {
+		return nil, ErrNoTraceStore
+	}
+	res := &SessionsResult{}
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Attributes: filterAttributes(q), Start: from, End: to, Limit: tracesForSessionList})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range sr.Warnings {
+		res.Notices = append(res.Notices, Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
+	}
+	if sr.Truncated {
+		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("sessions built from the %d most recent matching traces per service; narrow the time range or filter to see older sessions", tracesForSessionList)})
+	}
+	all := correlation.SummarizeSessions(sr.Traces)
+	minDur := time.Duration(q.MinDurationMs * float64(time.Millisecond))
+	for _, s := range all {
+		if q.ErrorsOnly && s.Errors == 0 {
+			continue
+		}
+		if s.Duration() < minDur {
+			continue
+		}
+		if len(res.Sessions) == q.Limit {
+			res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("showing the %d most recent sessions (limit)", q.Limit)})
+			break
+		}
+		res.Sessions = append(res.Sessions, s)
+	}
+	return res, nil
+}
+
+// TraceToSessionResult is the session a trace belongs to, if any.
+type TraceToSessionResult struct {
+	Session *correlation.SessionSummary
+	Notices []Notice
+}
+
+// TraceToSession finds the session of a trace: the session.id its spans
+// carry, then that session's summary from all of its traces.
+func (e *Engine) TraceToSession(ctx context.Context, traceID string, from, to time.Time) (*TraceToSessionResult, error) {
+	if e.Traces == nil {
+		return nil, ErrNoTraceStore
+	}
+	res := &TraceToSessionResult{}
+	t, err := e.Traces.Trace(ctx, traceID, from, to)
+	if err == stores.ErrNotFound {
+		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("trace %s was not found in the trace store for this time range", traceID)})
+		return res, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sid := ""
+	for i := range t.Spans {
+		if v := t.Spans[i].Attr(schema.AttrSessionID); schema.ValidSessionID(v) == nil {
+			sid = v
+			break
+		}
+	}
+	if sid == "" {
+		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("no session is recorded for trace %s: none of its %d spans carries session.id", traceID, len(t.Spans))})
+		return res, nil
+	}
+	var notices []Notice
+	traces, err := e.sessionTraces(ctx, sid, from, to, func(n Notice) { notices = append(notices, n) })
+	if err != nil {
+		return nil, err
+	}
+	res.Notices = append(res.Notices, notices...)
+	for _, s := range correlation.SummarizeSessions(append(traces, *t)) {
+		if s.SessionID == sid {
+			res.Session = s
+		}
+	}
+	if res.Session == nil {
+		// Only backend spans carry the session: the app's spans are not in
+		// the store (sampled out on the device, or not uploaded yet).
+		res.Session = &correlation.SessionSummary{SessionID: sid, Start: t.Spans[0].Start, End: t.Spans[0].End(), BackendTraces: 1}
+		res.Notices = append(res.Notices, Notice{Text: "the app's own spans of this session are not in the trace store; the row shows what the backend recorded"})
+	}
+	return res, nil
+}
