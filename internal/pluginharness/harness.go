@@ -139,6 +139,9 @@ type Instance struct {
 	// Secure is the decrypted secureJsonData Grafana passes to the plugin.
 	Secure  map[string]string
 	Updated time.Time
+	// Anonymous sends requests with no Grafana user, as no real Grafana
+	// does: to test that routes refuse them.
+	Anonymous bool
 }
 
 // NewInstance returns data source settings with a fresh ID and update time,
@@ -153,11 +156,15 @@ func NewInstance(jsonData any, secure map[string]string) (Instance, error) {
 }
 
 func (i Instance) pluginContext() backend.PluginContext {
+	user := &backend.User{Login: "admin", Name: "admin", Role: "Admin"}
+	if i.Anonymous {
+		user = nil
+	}
 	return backend.PluginContext{
 		OrgID:         1,
 		PluginID:      PluginID,
 		PluginVersion: "dev",
-		User:          &backend.User{Login: "admin", Name: "admin", Role: "Admin"},
+		User:          user,
 		DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{
 			ID:                      i.ID,
 			UID:                     i.UID,

@@ -125,3 +125,32 @@ func (e *Engine) TraceToSession(ctx context.Context, traceID string, from, to ti
 	}
 	return res, nil
 }
+
+// Endpoints lists the url.template values of the app's requests in
+// [from, to], up to limit.
+func (e *Engine) Endpoints(ctx context.Context, from, to time.Time, limit int) ([]string, error) {
+	if e.Traces == nil {
+		return nil, ErrNoTraceStore
+	}
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList})
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for ti := range sr.Traces {
+		for si := range sr.Traces[ti].Spans {
+			s := &sr.Traces[ti].Spans[si]
+			v := s.Attr(schema.AttrURLTemplate)
+			if v == "" || seen[v] || !correlation.IsDeviceSpan(s) || s.Kind != telemetry.KindClient {
+				continue
+			}
+			seen[v] = true
+			out = append(out, v)
+			if len(out) == limit {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}

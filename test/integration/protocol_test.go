@@ -69,3 +69,29 @@ func TestCallResourceStores(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, res.Status)
 	assert.Contains(t, string(res.Body), "no resource route")
 }
+
+func TestCallResourceRoutesCheckTheCaller(t *testing.T) {
+	inst := newInstance(t, stackSettings(), nil)
+	inst.Anonymous = true
+	res, err := grafana.CallResource(testContext(t), inst, http.MethodGet, "stores", nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, res.Status)
+}
+
+func TestCallResourceValuesAndSessionLookupValidateInput(t *testing.T) {
+	inst := newInstance(t, stackSettings(), nil)
+	ctx := testContext(t)
+	res, err := grafana.CallResource(ctx, inst, http.MethodGet, "values?attribute=password", nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, res.Status)
+	assert.Contains(t, string(res.Body), "attribute: choose")
+
+	res, err = grafana.CallResource(ctx, inst, http.MethodGet, "sessions/not-a-session", nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, res.Status)
+
+	res, err = grafana.CallResource(ctx, inst, http.MethodGet, "values?attribute=appVersion&from=abc", nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, res.Status)
+	assert.Contains(t, string(res.Body), "from: want Unix milliseconds")
+}

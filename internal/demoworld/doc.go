@@ -1,0 +1,26 @@
+// Package demoworld builds Stitch's demo world: a seeded, reproducible
+// simulation of an iOS app fleet and the backend services it calls, sending
+// real OTLP through the OpenTelemetry Go SDK to the local stack (Jaeger,
+// VictoriaLogs, Prometheus), together with a ground-truth file that says
+// exactly what the stores must hold.
+//
+// It owns three things:
+//
+//   - the planner (Plan): a pure function of a seed and a size that decides
+//     every device, session, screen, tap, request, retry, clock offset and
+//     fault, with IDs drawn from a seeded generator and session rotation
+//     decided by pkg/schema's SessionMachine on a virtual device clock;
+//   - the executor (Run): real net/http backend services on 127.0.0.1
+//     instrumented with OpenTelemetry (gateway → orders → inventory,
+//     gateway → payments, and a legacy host that ignores trace context), and
+//     a simulated fleet that calls them with traceparent and baggage exactly
+//     as the Stitch iOS exporter will, stamping its spans with its own
+//     (skewed) clock;
+//   - the proof (ProveArrival): reading back through each store's own HTTP
+//     API what arrived for one run and comparing it with the ground truth.
+//
+// Every run is tagged with a run ID in the resource attributes
+// service.instance.id and deployment.environment.name so that counts can be
+// taken per run. Those tags exist for this package only: the plugin must
+// never depend on them.
+package demoworld
