@@ -41,6 +41,9 @@ func (Stack) Status() error { return sh.RunV("go", "run", "./cmd/stitch-stack", 
 // Demo is the main job: the stack up, the plugin started over gRPC, results shown.
 func Demo() error { return sh.RunV("go", "run", "./cmd/stitch-demo") }
 
+// Bench runs the benchmarks and writes their ratios to benchmarks/results.md.
+func Bench() error { return sh.RunV("go", "run", "./cmd/stitch-bench") }
+
 // TestAll runs every test: Go unit tests, the frontend's typecheck, lint and
 // jest tests, and the integration tests against the real stack over gRPC.
 func TestAll() error {

@@ -28,7 +28,7 @@ type timelineRow struct {
 // (backend clock): actions, client requests, the network share of each,
 // backend spans, log records and lifecycle events.
 func Timeline(tl *correlation.Timeline) *data.Frame {
-	var rows []timelineRow
+	rows := make([]timelineRow, 0, len(tl.Actions)+len(tl.OtherDevice)+2*len(tl.Requests)+len(tl.Backend)+len(tl.Logs))
 	spanRow := func(layer correlation.Layer, s *telemetry.Span) timelineRow {
 		r := timelineRow{
 			time: tl.Aligned(s), durationMs: durMs(s.Duration), layer: layer, service: s.Service, name: s.Name,
@@ -83,25 +83,35 @@ func Timeline(tl *correlation.Timeline) *data.Frame {
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].time.Before(rows[j].time) })
 
-	f := data.NewFrame("timeline",
-		data.NewField("time", nil, []time.Time{}),
-		data.NewField("durationMs", nil, []float64{}),
-		data.NewField("layer", nil, []string{}),
-		data.NewField("service", nil, []string{}),
-		data.NewField("name", nil, []string{}),
-		data.NewField("traceId", nil, []string{}),
-		data.NewField("spanId", nil, []string{}),
-		data.NewField("parentSpanId", nil, []string{}),
-		data.NewField("status", nil, []string{}),
-		data.NewField("statusCode", nil, []*int64{}),
-		data.NewField("severity", nil, []string{}),
-		data.NewField("body", nil, []string{}),
-		data.NewField("attributes", nil, []json.RawMessage{}),
+	n := len(rows)
+	var (
+		times                                                    = make([]time.Time, n)
+		durs                                                     = make([]float64, n)
+		layers, services, names, traceIDs, spanIDs, parents, sts = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		codes                                                    = make([]*int64, n)
+		sevs, bodies                                             = make([]string, n), make([]string, n)
+		attrs                                                    = make([]json.RawMessage, n)
 	)
-	for _, r := range rows {
-		f.AppendRow(r.time, r.durationMs, string(r.layer), r.service, r.name, r.traceID, r.spanID, r.parentSpanID,
-			r.status, r.statusCode, r.severity, r.body, r.attributes)
+	for i, r := range rows {
+		times[i], durs[i], layers[i], services[i], names[i] = r.time, r.durationMs, string(r.layer), r.service, r.name
+		traceIDs[i], spanIDs[i], parents[i], sts[i], codes[i] = r.traceID, r.spanID, r.parentSpanID, r.status, r.statusCode
+		sevs[i], bodies[i], attrs[i] = r.severity, r.body, r.attributes
 	}
+	f := data.NewFrame("timeline",
+		data.NewField("time", nil, times),
+		data.NewField("durationMs", nil, durs),
+		data.NewField("layer", nil, layers),
+		data.NewField("service", nil, services),
+		data.NewField("name", nil, names),
+		data.NewField("traceId", nil, traceIDs),
+		data.NewField("spanId", nil, spanIDs),
+		data.NewField("parentSpanId", nil, parents),
+		data.NewField("status", nil, sts),
+		data.NewField("statusCode", nil, codes),
+		data.NewField("severity", nil, sevs),
+		data.NewField("body", nil, bodies),
+		data.NewField("attributes", nil, attrs),
+	)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
 	return f
 }
@@ -109,23 +119,30 @@ func Timeline(tl *correlation.Timeline) *data.Frame {
 // Logs builds a Grafana logs frame of the session's log records, each with
 // its trace ID (Grafana links it to the trace).
 func Logs(tl *correlation.Timeline) *data.Frame {
-	f := data.NewFrame("logs",
-		data.NewField("timestamp", nil, []time.Time{}),
-		data.NewField("body", nil, []string{}),
-		data.NewField("severity", nil, []string{}),
-		data.NewField("service", nil, []string{}),
-		data.NewField("traceId", nil, []string{}),
-		data.NewField("spanId", nil, []string{}),
-		data.NewField("labels", nil, []json.RawMessage{}),
+	n := len(tl.Logs)
+	var (
+		times                                     = make([]time.Time, n)
+		bodies, sevs, services, traceIDs, spanIDs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		labels                                    = make([]json.RawMessage, n)
 	)
-	for _, l := range tl.Logs {
-		labels := map[string]string{"service.name": l.Service}
+	for i, l := range tl.Logs {
+		times[i], bodies[i], sevs[i], services[i], traceIDs[i], spanIDs[i] = l.Time, l.Body, l.Severity, l.Service, l.TraceID, l.SpanID
+		keys, values := make([]string, 0, len(l.Attributes)+1), make([]string, 0, len(l.Attributes)+1)
+		keys, values = append(keys, "service.name"), append(values, l.Service)
 		for _, kv := range l.Attributes {
-			labels[kv.Key] = kv.Value
+			keys, values = append(keys, kv.Key), append(values, kv.Value)
 		}
-		b, _ := json.Marshal(labels)
-		f.AppendRow(l.Time, l.Body, l.Severity, l.Service, l.TraceID, l.SpanID, json.RawMessage(b))
+		labels[i] = objectJSON(keys, values)
 	}
+	f := data.NewFrame("logs",
+		data.NewField("timestamp", nil, times),
+		data.NewField("body", nil, bodies),
+		data.NewField("severity", nil, sevs),
+		data.NewField("service", nil, services),
+		data.NewField("traceId", nil, traceIDs),
+		data.NewField("spanId", nil, spanIDs),
+		data.NewField("labels", nil, labels),
+	)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeLogs, Type: data.FrameTypeLogLines}
 	return f
 }
@@ -143,10 +160,9 @@ func statusText(c telemetry.StatusCode) string {
 func durMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func attrsJSON(a telemetry.Attrs) json.RawMessage {
-	m := make(map[string]string, len(a))
-	for _, kv := range a {
-		m[kv.Key] = kv.Value
+	keys, values := make([]string, len(a)), make([]string, len(a))
+	for i, kv := range a {
+		keys[i], values[i] = kv.Key, kv.Value
 	}
-	b, _ := json.Marshal(m)
-	return b
+	return objectJSON(keys, values)
 }

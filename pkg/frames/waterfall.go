@@ -62,8 +62,8 @@ func RootSpanID(sessionID string) string {
 // kept in tags) so backend spans sit inside their client span.
 func Waterfall(tl *correlation.Timeline) *data.Frame {
 	rootID := RootSpanID(tl.SessionID)
-	var rows []waterfallRow
-	inSession := map[correlation.SpanRef]bool{}
+	rows := make([]waterfallRow, 0, 1+len(tl.Actions)+len(tl.OtherDevice)+len(tl.Requests)+len(tl.Backend))
+	inSession := make(map[correlation.SpanRef]bool, cap(rows))
 
 	root := waterfallRow{
 		traceID: tl.SessionID, spanID: rootID, operation: "session " + tl.SessionID, service: tl.App.Service,
@@ -130,30 +130,39 @@ func Waterfall(tl *correlation.Timeline) *data.Frame {
 		add(b, rootID)
 	}
 
-	f := data.NewFrame("waterfall",
-		data.NewField("traceID", nil, []string{}),
-		data.NewField("spanID", nil, []string{}),
-		data.NewField("parentSpanID", nil, []string{}),
-		data.NewField("operationName", nil, []string{}),
-		data.NewField("serviceName", nil, []string{}),
-		data.NewField("kind", nil, []string{}),
-		data.NewField("statusCode", nil, []int64{}),
-		data.NewField("statusMessage", nil, []string{}),
-		data.NewField("instrumentationLibraryName", nil, []string{}),
-		data.NewField("instrumentationLibraryVersion", nil, []string{}),
-		data.NewField("traceState", nil, []string{}),
-		data.NewField("serviceTags", nil, []json.RawMessage{}),
-		data.NewField("startTime", nil, []float64{}),
-		data.NewField("duration", nil, []float64{}),
-		data.NewField("logs", nil, []json.RawMessage{}),
-		data.NewField("references", nil, []json.RawMessage{}),
-		data.NewField("tags", nil, []json.RawMessage{}),
+	n := len(rows)
+	var (
+		traceIDs, spanIDs, parents, ops, services, kinds = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		statusCodes                                      = make([]int64, n)
+		statusMsgs, scopeNames, scopeVersions, states    = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		serviceTags, logs, refs, tags                    = make([]json.RawMessage, n), make([]json.RawMessage, n), make([]json.RawMessage, n), make([]json.RawMessage, n)
+		starts, durations                                = make([]float64, n), make([]float64, n)
 	)
-	for _, r := range rows {
-		f.AppendRow(r.traceID, r.spanID, r.parentSpanID, r.operation, r.service, r.kind, r.statusCode, r.statusMessage,
-			r.scopeName, r.scopeVersion, r.traceState, mustJSON(r.serviceTags), msOf(r.start),
-			float64(r.duration)/float64(time.Millisecond), mustJSON(r.logs), mustJSON(r.references), mustJSON(r.tags))
+	for i, r := range rows {
+		traceIDs[i], spanIDs[i], parents[i], ops[i], services[i], kinds[i] = r.traceID, r.spanID, r.parentSpanID, r.operation, r.service, r.kind
+		statusCodes[i], statusMsgs[i], scopeNames[i], scopeVersions[i], states[i] = r.statusCode, r.statusMessage, r.scopeName, r.scopeVersion, r.traceState
+		serviceTags[i], logs[i], refs[i], tags[i] = kvListJSON(r.serviceTags), logsJSON(r.logs), referencesJSON(r.references), kvListJSON(r.tags)
+		starts[i], durations[i] = msOf(r.start), float64(r.duration)/float64(time.Millisecond)
 	}
+	f := data.NewFrame("waterfall",
+		data.NewField("traceID", nil, traceIDs),
+		data.NewField("spanID", nil, spanIDs),
+		data.NewField("parentSpanID", nil, parents),
+		data.NewField("operationName", nil, ops),
+		data.NewField("serviceName", nil, services),
+		data.NewField("kind", nil, kinds),
+		data.NewField("statusCode", nil, statusCodes),
+		data.NewField("statusMessage", nil, statusMsgs),
+		data.NewField("instrumentationLibraryName", nil, scopeNames),
+		data.NewField("instrumentationLibraryVersion", nil, scopeVersions),
+		data.NewField("traceState", nil, states),
+		data.NewField("serviceTags", nil, serviceTags),
+		data.NewField("startTime", nil, starts),
+		data.NewField("duration", nil, durations),
+		data.NewField("logs", nil, logs),
+		data.NewField("references", nil, refs),
+		data.NewField("tags", nil, tags),
+	)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
 	return f
 }
@@ -168,9 +177,11 @@ func spanRow(tl *correlation.Timeline, s *telemetry.Span, parent string) waterfa
 		scopeName: s.ScopeName, scopeVersion: s.ScopeVersion, traceState: s.TraceState,
 		start: start, duration: s.Duration,
 	}
+	r.serviceTags = make([]traceKV, 0, len(s.Resource))
 	for _, kv := range s.Resource {
 		r.serviceTags = append(r.serviceTags, traceKV{kv.Key, kv.Value})
 	}
+	r.tags = make([]traceKV, 0, len(s.Attributes)+2)
 	r.tags = append(r.tags, traceKV{"trace.id", s.TraceID})
 	if correlation.IsDeviceSpan(s) && tl.ClockOffset != 0 {
 		r.tags = append(r.tags, traceKV{"stitch.device_time", s.Start.UTC().Format(time.RFC3339Nano)})
@@ -207,14 +218,3 @@ func toTraceLog(tl *correlation.Timeline, l telemetry.LogRecord) traceLog {
 }
 
 func msOf(t time.Time) float64 { return float64(t.UnixNano()) / 1e6 }
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage("null")
-	}
-	if string(b) == "null" {
-		return json.RawMessage("[]")
-	}
-	return b
-}

@@ -1,0 +1,114 @@
+// Command stitch-bench runs Stitch's benchmarks and writes their ratios —
+// each measured side by side with its reference in the same run — to a
+// results file. Wall-clock numbers are reported, never asserted.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pairs names each benchmark and the reference it is compared with.
+var pairs = []struct{ name, subject, reference, target string }{
+	{"join + frames vs OTLP protobuf decode, 10^4 spans", "BenchmarkJoinAndFrames/spans=10000", "BenchmarkDecodeOTLP/spans=10000", "≤ 1.0×"},
+	{"join + frames vs OTLP protobuf decode, 10^5 spans", "BenchmarkJoinAndFrames/spans=100000", "BenchmarkDecodeOTLP/spans=100000", "≤ 1.0×"},
+}
+
+var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
+
+func main() {
+	out := flag.String("out", "benchmarks/results.md", "results file")
+	benchtime := flag.String("benchtime", "2s", "go test -benchtime")
+	flag.Parse()
+
+	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", *benchtime, "./pkg/correlation/"}
+	fmt.Println("go", strings.Join(args, " "))
+	cmd := exec.Command("go", args...)
+	var buf bytes.Buffer
+	cmd.Stdout = &buf
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		fmt.Fprint(os.Stderr, buf.String())
+		fmt.Fprintln(os.Stderr, "stitch-bench:", err)
+		os.Exit(1)
+	}
+	fmt.Print(buf.String())
+
+	metrics := map[string]map[string]float64{}
+	var cpu string
+	sc := bufio.NewScanner(&buf)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "cpu:") {
+			cpu = strings.TrimSpace(strings.TrimPrefix(sc.Text(), "cpu:"))
+		}
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		vals := map[string]float64{}
+		f := strings.Fields(m[3])
+		for i := 0; i+1 < len(f); i += 2 {
+			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
+				vals[f[i+1]] = v
+			}
+		}
+		metrics[m[1]] = vals
+	}
+
+	var md strings.Builder
+	fmt.Fprintf(&md, "# Stitch benchmark results\n\nRun %s on %s/%s, %d cores, CPU %q, %s, in %s.\n"+
+		"Ratios compare two benchmarks measured in the same run; lower is better.\n\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, runtime.Version(), time.Since(start).Round(time.Second))
+	md.WriteString("| comparison | subject ns/op | reference ns/op | ratio | target |\n| --- | ---: | ---: | ---: | --- |\n")
+	for _, p := range pairs {
+		s, r := metrics[p.subject], metrics[p.reference]
+		if s == nil || r == nil || r["ns/op"] == 0 {
+			fmt.Fprintf(&md, "| %s | missing | missing | – | %s |\n", p.name, p.target)
+			continue
+		}
+		fmt.Fprintf(&md, "| %s | %.0f | %.0f | %.2f× | %s |\n", p.name, s["ns/op"], r["ns/op"], s["ns/op"]/r["ns/op"], p.target)
+	}
+	md.WriteString("\n| benchmark | metric | value |\n| --- | --- | ---: |\n")
+	names := make([]string, 0, len(metrics))
+	for n := range metrics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		keys := make([]string, 0, len(metrics[n]))
+		for k := range metrics[n] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&md, "| %s | %s | %.4g |\n", n, k, metrics[n][k])
+		}
+	}
+	if err := os.MkdirAll(dirOf(*out), 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := os.WriteFile(*out, []byte(md.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("\nwrote %s\n\n%s", *out, md.String())
+}
+
+func dirOf(p string) string {
+	if i := strings.LastIndex(p, "/"); i > 0 {
+		return p[:i]
+	}
+	return "."
+}
