@@ -21,8 +21,9 @@ import (
 // searchConcurrency bounds the per-service searches in flight.
 const searchConcurrency = 4
 
-// servicesTTL is how long the service list is reused between searches.
-const servicesTTL = 30 * time.Second
+// servicesTTL is how long the service list is reused between searches: short,
+// so a service that just started sending shows up quickly.
+const servicesTTL = 5 * time.Second
 
 type servicesCache struct {
 	mu       sync.Mutex
