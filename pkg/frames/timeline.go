@@ -126,6 +126,10 @@ func Logs(tl *correlation.Timeline) *data.Frame {
 		labels                                    = make([]json.RawMessage, n)
 	)
 	for i, l := range tl.Logs {
+		// Device records are shifted onto the backend clock like the spans.
+		if correlation.IsDeviceLog(&l) {
+			l.Time = l.Time.Add(-tl.ClockOffset)
+		}
 		times[i], bodies[i], sevs[i], services[i], traceIDs[i], spanIDs[i] = l.Time, l.Body, l.Severity, l.Service, l.TraceID, l.SpanID
 		keys, values := make([]string, 0, len(l.Attributes)+1), make([]string, 0, len(l.Attributes)+1)
 		keys, values = append(keys, "service.name"), append(values, l.Service)

@@ -1,0 +1,188 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/experimental"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stitch-observability/stitch/pkg/schema"
+	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// Golden files are rewritten only with: go test ./pkg/plugin -run Golden -update
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const (
+	goldenSession = "5b8aa5a2d2c872e8321cf37308d69df2"
+	otherSession  = "7c9e6679742540de944be07fc1f90ae7"
+)
+
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func gid(n, width int) string { return fmt.Sprintf("%0*x", width, n) }
+
+// goldenTraces: one session on a device whose clock is 30 s ahead — an
+// action with a request that reached two backend services (the second
+// failing, with an error log) and a request whose backend never answered —
+// plus another session's request.
+func goldenTraces() []telemetry.Trace {
+	device := func(sid string) telemetry.Attrs {
+		return telemetry.Attrs{{Key: schema.AttrServiceName, Value: "shop-app"}, {Key: schema.AttrServiceVersion, Value: "3.1.0"},
+			{Key: schema.AttrOSName, Value: "iOS"}, {Key: schema.AttrOSVersion, Value: "17.5"}, {Key: schema.AttrDeviceModelIdentifier, Value: "iPhone16,1"}}
+	}
+	skew := 30 * time.Second
+	sess := func(sid string) telemetry.KV { return telemetry.KV{Key: schema.AttrSessionID, Value: sid} }
+	return []telemetry.Trace{
+		{TraceID: gid(1, 32), Spans: []telemetry.Span{
+			{TraceID: gid(1, 32), SpanID: gid(0x10, 16), Name: "tap checkout", Service: "shop-app", Kind: telemetry.KindInternal,
+				Start: t0.Add(skew), Duration: 2 * time.Second, Resource: device(goldenSession),
+				Attributes: telemetry.Attrs{sess(goldenSession), {Key: schema.AttrStitchActionName, Value: "tap"}, {Key: schema.AttrNetworkConnectionType, Value: "wifi"}}},
+			{TraceID: gid(1, 32), SpanID: gid(0x11, 16), ParentSpanID: gid(0x10, 16), Name: "POST", Service: "shop-app", Kind: telemetry.KindClient,
+				Start: t0.Add(skew + 100*time.Millisecond), Duration: 800 * time.Millisecond, StatusCode: telemetry.StatusError, Resource: device(goldenSession),
+				Attributes: telemetry.Attrs{sess(goldenSession), {Key: schema.AttrURLTemplate, Value: "/orders"}, {Key: schema.AttrHTTPResponseStatusCode, Value: "502"}}},
+			{TraceID: gid(1, 32), SpanID: gid(0x12, 16), ParentSpanID: gid(0x11, 16), Name: "POST /orders", Service: "edge", Kind: telemetry.KindServer,
+				Start: t0.Add(200 * time.Millisecond), Duration: 600 * time.Millisecond, StatusCode: telemetry.StatusError,
+				Attributes: telemetry.Attrs{sess(goldenSession), {Key: schema.AttrHTTPResponseStatusCode, Value: "502"}}, Resource: telemetry.Attrs{{Key: "service.name", Value: "edge"}}},
+			{TraceID: gid(1, 32), SpanID: gid(0x13, 16), ParentSpanID: gid(0x12, 16), Name: "reserve", Service: "stock", Kind: telemetry.KindServer,
+				Start: t0.Add(250 * time.Millisecond), Duration: 500 * time.Millisecond, StatusCode: telemetry.StatusError, StatusMessage: "timeout",
+				Attributes: telemetry.Attrs{sess(goldenSession)}, Resource: telemetry.Attrs{{Key: "service.name", Value: "stock"}}},
+		}},
+		{TraceID: gid(2, 32), Spans: []telemetry.Span{
+			{TraceID: gid(2, 32), SpanID: gid(0x21, 16), Name: "GET", Service: "shop-app", Kind: telemetry.KindClient,
+				Start: t0.Add(skew + 3*time.Second), Duration: 300 * time.Millisecond, Resource: device(goldenSession),
+				Attributes: telemetry.Attrs{sess(goldenSession), {Key: schema.AttrURLTemplate, Value: "/profile"}, {Key: schema.AttrServerAddress, Value: "legacy.example"}, {Key: schema.AttrHTTPResponseStatusCode, Value: "200"}}},
+		}},
+		{TraceID: gid(3, 32), Spans: []telemetry.Span{
+			{TraceID: gid(3, 32), SpanID: gid(0x31, 16), Name: "GET", Service: "shop-app", Kind: telemetry.KindClient,
+				Start: t0.Add(10 * time.Second), Duration: 100 * time.Millisecond, Resource: device(otherSession),
+				Attributes: telemetry.Attrs{sess(otherSession), {Key: schema.AttrURLTemplate, Value: "/items/{id}"}}},
+		}},
+	}
+}
+
+func goldenLogs() []telemetry.LogRecord {
+	return []telemetry.LogRecord{
+		{Time: t0.Add(30 * time.Second), Service: "shop-app", Body: schema.EventSessionStart,
+			Attributes: telemetry.Attrs{{Key: schema.AttrDeviceModelIdentifier, Value: "iPhone16,1"}, {Key: schema.AttrSessionID, Value: goldenSession}}},
+		{Time: t0.Add(740 * time.Millisecond), TraceID: gid(1, 32), SpanID: gid(0x13, 16), Service: "stock", Severity: "ERROR", Body: "reserve timed out",
+			Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: goldenSession}}},
+	}
+}
+
+// memoryTraceStore answers from fixed traces, as a store would: exact
+// attribute matches on span or resource attributes.
+type memoryTraceStore struct{ traces []telemetry.Trace }
+
+func (m memoryTraceStore) CheckHealth(context.Context) (string, error) { return "ok", nil }
+
+func (m memoryTraceStore) SearchTraces(_ context.Context, q stores.TraceSearch) (stores.TraceSearchResult, error) {
+	res := stores.TraceSearchResult{Complete: true}
+	for _, t := range m.traces {
+		for _, s := range t.Spans {
+			match := true
+			for _, kv := range q.Attributes {
+				match = match && s.Attr(kv.Key) == kv.Value
+			}
+			if match {
+				res.Traces = append(res.Traces, t)
+				break
+			}
+		}
+	}
+	return res, nil
+}
+
+func (m memoryTraceStore) Trace(_ context.Context, id string, _, _ time.Time) (*telemetry.Trace, error) {
+	for _, t := range m.traces {
+		if t.TraceID == id {
+			return &t, nil
+		}
+	}
+	return nil, stores.ErrNotFound
+}
+
+type memoryLogStore struct{ logs []telemetry.LogRecord }
+
+func (m memoryLogStore) CheckHealth(context.Context) (string, error) { return "ok", nil }
+
+func (m memoryLogStore) SearchLogs(_ context.Context, q stores.LogSearch) (stores.LogSearchResult, error) {
+	var res stores.LogSearchResult
+	ids := map[string]bool{}
+	for _, id := range q.TraceIDs {
+		ids[id] = true
+	}
+	for _, l := range m.logs {
+		if (q.SessionID != "" && l.Attributes.Value(schema.AttrSessionID) == q.SessionID) || ids[l.TraceID] {
+			res.Records = append(res.Records, l)
+		}
+	}
+	return res, nil
+}
+
+func goldenDatasource(t *testing.T) *Datasource {
+	inst, err := NewDatasource(context.Background(), backend.DataSourceInstanceSettings{UID: "stitch",
+		JSONData: json.RawMessage(`{"traces":{"kind":"jaeger","url":"http://127.0.0.1:1"},"logs":{"kind":"victorialogs","url":"http://127.0.0.1:2"}}`)})
+	require.NoError(t, err)
+	ds := inst.(*Datasource)
+	ds.traces = memoryTraceStore{goldenTraces()}
+	ds.logs = memoryLogStore{goldenLogs()}
+	return ds
+}
+
+func TestGoldenResponses(t *testing.T) {
+	ds := goldenDatasource(t)
+	cases := map[string]string{
+		"sessions":                   `{"queryType":"sessions"}`,
+		"sessions_errors_only":       `{"queryType":"sessions","errorsOnly":true}`,
+		"session_timeline":           `{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `"}`,
+		"trace_to_session":           `{"queryType":"traceToSession","traceId":"` + gid(1, 32) + `"}`,
+		"trace_to_session_not_found": `{"queryType":"traceToSession","traceId":"` + gid(9, 32) + `"}`,
+	}
+	for name, raw := range cases {
+		t.Run(name, func(t *testing.T) {
+			res, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{{
+				RefID: "A", JSON: json.RawMessage(raw), TimeRange: backend.TimeRange{From: t0.Add(-time.Hour), To: t0.Add(time.Hour)},
+			}}})
+			require.NoError(t, err)
+			dr := res.Responses["A"]
+			experimental.CheckGoldenJSONResponse(t, "testdata/golden", name, &dr, *update)
+		})
+	}
+}
+
+// Invalid queries: an error naming the field, as a downstream (user) error.
+// (Not golden files: the SDK's golden writer mangles error-only responses.)
+func TestInvalidQueriesNameTheField(t *testing.T) {
+	ds := goldenDatasource(t)
+	cases := map[string]struct{ raw, field string }{
+		"bad session id":    {`{"queryType":"sessionTimeline","sessionId":"nope"}`, "sessionId"},
+		"no session id":     {`{"queryType":"sessionTimeline"}`, "sessionId: missing"},
+		"bad limit":         {`{"queryType":"sessions","limit":5000}`, "limit: must be between 1 and 1000"},
+		"limit not number":  {`{"queryType":"sessions","limit":"ten"}`, "limit"},
+		"negative minimum":  {`{"queryType":"sessions","minDurationMs":-1}`, "minDurationMs"},
+		"bad trace id":      {`{"queryType":"traceToSession","traceId":"xyz"}`, "traceId"},
+		"control in filter": {`{"queryType":"sessions","appVersion":"1\n2"}`, "appVersion"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			res, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+				{RefID: "A", JSON: json.RawMessage(c.raw)},
+				{RefID: "B", JSON: json.RawMessage(`{"queryType":"sessions"}`), TimeRange: backend.TimeRange{From: t0.Add(-time.Hour), To: t0.Add(time.Hour)}},
+			}})
+			require.NoError(t, err)
+			require.Error(t, res.Responses["A"].Error)
+			require.Contains(t, res.Responses["A"].Error.Error(), c.field)
+			require.Equal(t, backend.ErrorSourceDownstream, res.Responses["A"].ErrorSource)
+			require.NoError(t, res.Responses["B"].Error, "the other query still answers")
+			require.Len(t, res.Responses["B"].Frames, 1)
+		})
+	}
+}
