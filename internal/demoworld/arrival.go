@@ -518,6 +518,13 @@ func (p *prover) victoriaLogs(ctx context.Context) ([]ArrivalCheck, error) {
 
 const durationMetric = "http_server_request_duration_seconds"
 
+// sampleInt reads the value of an instant-vector sample.
+func sampleInt(v [2]any) int {
+	s, _ := v[1].(string)
+	f, _ := strconv.ParseFloat(s, 64)
+	return int(f)
+}
+
 func (p *prover) prometheus(ctx context.Context) ([]ArrivalCheck, error) {
 	gt := p.gt
 	sel := `{instance=` + strconv.Quote(gt.Run.ID) + `}`
@@ -541,14 +548,33 @@ func (p *prover) prometheus(ctx context.Context) ([]ArrivalCheck, error) {
 	}
 	got := map[string]int{}
 	for _, r := range resp.Data.Result {
-		s, _ := r.Value[1].(string)
-		f, _ := strconv.ParseFloat(s, 64)
-		got[r.Metric["job"]] = int(f)
+		got[r.Metric["job"]] = sampleInt(r.Value)
 	}
 	var checks []ArrivalCheck
 	for _, svc := range backendServices {
 		checks = append(checks, check("prometheus", "requests counted by "+durationMetric+" for "+svc, gt.Expect.PrometheusRequests[svc], got[svc], false))
 	}
+
+	// The RED breakdown: every (job, route, status) series with its count.
+	q.Set("query", `sum by (job, http_route, http_response_status_code) (last_over_time(`+durationMetric+`_count`+sel+`[10m]))`)
+	if err := p.getJSON(ctx, p.t.Prometheus+"/api/v1/query?"+q.Encode(), &resp); err != nil {
+		return nil, err
+	}
+	matched, extra := 0, 0
+	for _, r := range resp.Data.Result {
+		status, _ := strconv.Atoi(r.Metric["http_response_status_code"])
+		k := Served{r.Metric["job"], r.Metric["http_route"], status}.Key()
+		if want, ok := gt.Expect.PrometheusSeries[k]; ok && want == sampleInt(r.Value) {
+			matched++
+		} else {
+			extra++
+		}
+	}
+	c := check("prometheus", "RED series (job, http_route, status) with the planned count", len(gt.Expect.PrometheusSeries), matched, false)
+	if extra > 0 {
+		c.OK, c.Note = false, strconv.Itoa(extra)+" unexpected series"
+	}
+	checks = append(checks, c)
 
 	from, to := p.window()
 	eq := url.Values{
@@ -582,7 +608,7 @@ func (p *prover) prometheus(ctx context.Context) ([]ArrivalCheck, error) {
 			}
 		}
 	}
-	c := check("prometheus", "exemplars whose trace_id is a backend trace of the run", total, good, false)
+	c = check("prometheus", "exemplars whose trace_id is a backend trace of the run", total, good, false)
 	if total == 0 {
 		c.OK, c.Note = false, "no exemplars"
 	}

@@ -208,10 +208,14 @@ func Plan(seed int64, sessions int) (*World, error) {
 		faults: backendFaults{poisonedSKU: "sku-" + g.hexID(3), flakyKeys: map[string]bool{}, legacyTraces: map[string]string{}},
 	}
 
-	// Sessions per device.
+	// Sessions per device (at least two devices when there are two
+	// sessions, so that both kinds of clock skew exist).
 	var perDevice []int
 	for rem := sessions; rem > 0; {
 		k := min(1+g.intn(3), rem)
+		if len(perDevice) == 0 && k == rem && rem > 1 {
+			k = rem - 1
+		}
 		perDevice = append(perDevice, k)
 		rem -= k
 	}
@@ -263,10 +267,10 @@ func Plan(seed int64, sessions int) (*World, error) {
 		}
 		b := &deviceBuilder{
 			w: w, g: g, d: d, ids: ids,
-			m:              schema.NewSessionMachine(schema.DefaultSessionConfig(), schema.SessionState{}, ids),
-			sessions:       map[string]*SessionTruth{},
-			maxDuration:    i == maxDurDevice,
-			backgroundNext: i == fetchDevice,
+			m:            schema.NewSessionMachine(schema.DefaultSessionConfig(), schema.SessionState{}, ids),
+			sessions:     map[string]*SessionTruth{},
+			maxDuration:  i == maxDurDevice,
+			expiredFetch: i == fetchDevice,
 		}
 		if err := b.build(plans); err != nil {
 			return nil, fmt.Errorf("demoworld: planning %s: %w", d.Name, err)
@@ -502,8 +506,8 @@ type deviceBuilder struct {
 	alive   bool  // the app's process is running
 	offline bool
 
-	maxDuration    bool // the first session ends by max_duration
-	backgroundNext bool // a background fetch runs in the expired first session
+	maxDuration  bool // the first session ends by max_duration
+	expiredFetch bool // a background fetch runs in the expired first session
 }
 
 func (b *deviceBuilder) build(plans []*sessionPlan) error {
@@ -561,7 +565,7 @@ func (b *deviceBuilder) build(plans []*sessionPlan) error {
 			}
 			end := StepBackground
 			switch n := b.g.intn(100); {
-			case lastVisit && !lastSession && si == 0 && b.backgroundNext:
+			case lastVisit && !lastSession && si == 0 && b.expiredFetch:
 			case n < 12:
 				end = StepTerminate
 			case n < 30:
@@ -577,7 +581,7 @@ func (b *deviceBuilder) build(plans []*sessionPlan) error {
 			case !lastVisit:
 				b.t += b.g.between(60_000, 540_000) // inside the 15 min window
 			case lastSession:
-			case si == 0 && b.backgroundNext:
+			case si == 0 && b.expiredFetch:
 				// Background refresh after the session expired: it still
 				// carries the old session; the next foreground rotates.
 				b.t += b.g.between(20*60_000, 40*60_000)
@@ -889,7 +893,7 @@ func (b *deviceBuilder) request(sess *SessionTruth, a *Action, rs requestSpec, a
 		}
 		o := outcomeFor(in)
 		tr.Status, tr.ErrorType = o.status, errorTypeFor(o.status)
-		tr.ServicesReached, tr.PlannedServerMs = o.reached, o.serverMs
+		tr.Served, tr.PlannedServerMs = o.served, o.serverMs
 		if tr.Propagation != PropagationSampledOut {
 			tr.BackendSpans = o.spans
 			tr.BackendLogs = len(o.logs)
@@ -1053,6 +1057,22 @@ func (w *World) summarizeFaults() {
 	}
 	for _, s := range gt.Sessions {
 		slices.Sort(s.Faults)
+	}
+	// Empty lists are written as [], never null.
+	for _, l := range []*[]string{
+		&f.SlowEndpoint.Requests, &f.Cascade.Sessions, &f.Cascade.Requests, &f.Retries.Requests,
+		&f.StrippingHost.Requests, &f.LateUpload, &f.SampledOut.Sessions, &f.SampledOut.KeptSpans,
+		&f.OfflineQueue, &f.NotFound, &f.Restarts, &f.ExpiredFetch,
+	} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	if f.ClockSkew == nil {
+		f.ClockSkew = []ClockSkewFault{}
+	}
+	if gt.PropagationBreaks == nil {
+		gt.PropagationBreaks = []BreakTruth{}
 	}
 }
 

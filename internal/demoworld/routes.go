@@ -179,27 +179,45 @@ type plannedLog struct {
 	service, severity, body string
 }
 
+// Served is one request a service answered: one observation of its
+// http.server.request.duration histogram, in the series of this route and
+// status.
+type Served struct {
+	Service string `json:"service"`
+	Route   string `json:"route"`
+	Status  int    `json:"status"`
+}
+
 // backendOutcome is what the backends do for one attempt.
 type backendOutcome struct {
 	status   int            // the status the app receives
 	spans    map[string]int // spans per service
 	logs     []plannedLog   // in the order written
-	reached  []string       // services that served a request (RED metrics)
+	served   []Served       // in the order the services were called
 	serverMs int64          // simulated work along the path (a lower bound of latency)
+}
+
+// Backend routes (http.route) of the services behind the gateway.
+var backendRoute = map[endpoint]string{
+	epCatalog: "/items", epSearch: "/search", epOrder: "/orders/{id}", epUserOrders: "/users/{id}/orders",
+	epCheckout: "/orders", epPayment: "/charges", epPromotions: "/catalog/v1/promotions",
 }
 
 // outcomeFor predicts the backends' behaviour for one attempt.
 func outcomeFor(in backendInput) backendOutcome {
 	o := backendOutcome{spans: map[string]int{}}
-	add := func(svc string, spans int, logs ...plannedLog) {
+	// part adds one service's work: its spans, its records, its RED
+	// observation.
+	part := func(svc, route string, status int, spans int, logs ...plannedLog) {
 		o.spans[svc] += spans
 		o.logs = append(o.logs, logs...)
+		o.served = append(o.served, Served{svc, route, status})
 	}
 	lg := func(svc, sev, body string) plannedLog { return plannedLog{svc, sev, body} }
-	// gateway adds the gateway's part: a server span and a client span, and
-	// one record written after the downstream answered.
+	// gateway adds the gateway's part after its downstream's: a server span
+	// and a client span, and one record written once the downstream
+	// answered.
 	gateway := func(downstream int) {
-		o.reached = append([]string{svcGateway}, o.reached...)
 		o.serverMs += delayMs(svcGateway, in.ep, in.traceID)
 		o.status = gatewayStatus(downstream)
 		var l plannedLog
@@ -213,64 +231,61 @@ func outcomeFor(in backendInput) backendOutcome {
 		default:
 			l = lg(svcGateway, sevError, msgBadGateway)
 		}
-		o.spans[svcGateway] += 2
-		o.logs = append(o.logs, l)
+		part(svcGateway, endpoints[in.ep].template, o.status, 2, l)
+		// The gateway is called first.
+		o.served = append([]Served{o.served[len(o.served)-1]}, o.served[:len(o.served)-1]...)
 	}
+	route := backendRoute[in.ep]
 	switch in.ep {
 	case epCatalog:
-		o.reached = append(o.reached, svcInventory)
 		o.serverMs += delayMs(svcInventory, in.ep, in.traceID)
-		add(svcInventory, 1, lg(svcInventory, sevInfo, msgCatalogServed))
+		part(svcInventory, route, http.StatusOK, 1, lg(svcInventory, sevInfo, msgCatalogServed))
 		gateway(http.StatusOK)
 	case epSearch:
-		o.reached = append(o.reached, svcInventory)
 		o.serverMs += delayMs(svcInventory, in.ep, in.traceID)
-		add(svcInventory, 1, lg(svcInventory, sevWarn, msgSlowSearch))
+		part(svcInventory, route, http.StatusOK, 1, lg(svcInventory, sevWarn, msgSlowSearch))
 		gateway(http.StatusOK)
 	case epOrder:
-		o.reached = append(o.reached, svcOrders)
 		o.serverMs += delayMs(svcOrders, in.ep, in.traceID)
 		if in.orderID >= missingOrderFrom {
-			add(svcOrders, 2, lg(svcOrders, sevWarn, msgOrderMissing))
+			part(svcOrders, route, http.StatusNotFound, 2, lg(svcOrders, sevWarn, msgOrderMissing))
 			gateway(http.StatusNotFound)
 		} else {
-			add(svcOrders, 2, lg(svcOrders, sevInfo, msgOrderLoaded))
+			part(svcOrders, route, http.StatusOK, 2, lg(svcOrders, sevInfo, msgOrderLoaded))
 			gateway(http.StatusOK)
 		}
 	case epUserOrders:
-		o.reached = append(o.reached, svcOrders)
 		o.serverMs += delayMs(svcOrders, in.ep, in.traceID)
-		add(svcOrders, 2, lg(svcOrders, sevInfo, msgOrdersListed))
+		part(svcOrders, route, http.StatusOK, 2, lg(svcOrders, sevInfo, msgOrdersListed))
 		gateway(http.StatusOK)
 	case epCheckout:
-		o.reached = append(o.reached, svcOrders, svcInventory)
 		o.serverMs += delayMs(svcOrders, in.ep, in.traceID)
 		if in.poisoned {
 			// inventory holds the row lock until orders gives up.
 			o.serverMs += ordersInventoryTimeout.Milliseconds()
-			add(svcInventory, 1, lg(svcInventory, sevWarn, msgLockWait), lg(svcInventory, sevError, msgReservationAbort))
-			add(svcOrders, 2, lg(svcOrders, sevError, msgReservationFail))
+			part(svcInventory, "/reservations", http.StatusServiceUnavailable, 1, lg(svcInventory, sevWarn, msgLockWait), lg(svcInventory, sevError, msgReservationAbort))
+			part(svcOrders, route, http.StatusInternalServerError, 2, lg(svcOrders, sevError, msgReservationFail))
 			gateway(http.StatusInternalServerError)
 		} else {
 			o.serverMs += delayMs(svcInventory, in.ep, in.traceID)
-			add(svcInventory, 1, lg(svcInventory, sevInfo, msgStockReserved))
-			add(svcOrders, 3, lg(svcOrders, sevInfo, msgOrderCreated))
+			part(svcInventory, "/reservations", http.StatusOK, 1, lg(svcInventory, sevInfo, msgStockReserved))
+			part(svcOrders, route, http.StatusCreated, 3, lg(svcOrders, sevInfo, msgOrderCreated))
 			gateway(http.StatusCreated)
 		}
+		// orders is called before inventory.
+		o.served[1], o.served[2] = o.served[2], o.served[1]
 	case epPayment:
-		o.reached = append(o.reached, svcPayments)
 		o.serverMs += delayMs(svcPayments, in.ep, in.traceID)
 		if in.failing {
-			add(svcPayments, 2, lg(svcPayments, sevError, msgProviderDown))
+			part(svcPayments, route, http.StatusServiceUnavailable, 2, lg(svcPayments, sevError, msgProviderDown))
 			gateway(http.StatusServiceUnavailable)
 		} else {
-			add(svcPayments, 2, lg(svcPayments, sevInfo, msgChargeCaptured))
+			part(svcPayments, route, http.StatusOK, 2, lg(svcPayments, sevInfo, msgChargeCaptured))
 			gateway(http.StatusOK)
 		}
 	case epPromotions:
-		o.reached = append(o.reached, svcLegacy)
 		o.serverMs += delayMs(svcLegacy, in.ep, in.traceID)
-		add(svcLegacy, 1, lg(svcLegacy, sevInfo, msgPromotions))
+		part(svcLegacy, route, http.StatusOK, 1, lg(svcLegacy, sevInfo, msgPromotions))
 		o.status = http.StatusOK
 	}
 	return o

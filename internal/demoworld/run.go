@@ -236,12 +236,13 @@ func Run(ctx context.Context, cfg Config, targets Targets, out io.Writer) (*Grou
 			if d.Truth.LateUpload {
 				note = ", telemetry held for a late upload"
 			}
-			p.printf("[%d/%d] %s %s iOS-%s app %s: %d sessions, %d requests (%d failed) in %.1fs%s",
-				done, len(w.Devices), d.Name, d.Truth.Model, d.Truth.OSVersion, d.Truth.AppVersion,
+			p.printf("[%d/%d] %s %s %s %s, app %s: %d sessions, %d requests (%d failed) in %.1fs%s",
+				done, len(w.Devices), d.Name, d.Truth.Model, d.Truth.OSName, d.Truth.OSVersion, d.Truth.AppVersion,
 				len(d.Truth.Sessions), dr.requests, dr.failures, time.Since(t0).Seconds(), note)
 		}()
 	}
 	wg.Wait()
+	fl.client.CloseIdleConnections()
 	if runErr == nil {
 		runErr = ctx.Err()
 	}
@@ -310,8 +311,11 @@ func Run(ctx context.Context, cfg Config, targets Targets, out io.Writer) (*Grou
 		p.printf("ground truth: %s", path)
 	}
 	p.printf("run %s finished in %.1fs", runID, finished.Sub(started).Seconds())
-	if len(exportErrs) > 0 || shutdownErr != nil {
-		return gt, fmt.Errorf("demoworld: telemetry export failed: %w", errors.Join(shutdownErr, errors.New(strings.Join(exportErrs, "; "))))
+	if len(exportErrs) > 0 {
+		shutdownErr = errors.Join(shutdownErr, errors.New(strings.Join(exportErrs, "; ")))
+	}
+	if shutdownErr != nil {
+		return gt, fmt.Errorf("demoworld: telemetry export failed: %w", shutdownErr)
 	}
 	return gt, nil
 }

@@ -59,8 +59,7 @@ type service struct {
 
 // services is the running backend.
 type services struct {
-	list   []*service
-	byName map[string]*service
+	list []*service
 	// addrs maps logical "host:80" to the loopback listener address.
 	addrs  map[string]string
 	faults backendFaults
@@ -84,7 +83,7 @@ func loopbackDialer(addrs map[string]string) func(ctx context.Context, network, 
 }
 
 func startServices(ctx context.Context, w *World, t Targets, tags []attribute.KeyValue, errs *exportErrors) (_ *services, err error) {
-	ss := &services{byName: map[string]*service{}, addrs: map[string]string{}, faults: w.faults, flakySeen: map[string]bool{}}
+	ss := &services{addrs: map[string]string{}, faults: w.faults, flakySeen: map[string]bool{}}
 	defer func() {
 		if err != nil {
 			ss.shutdown(context.Background())
@@ -97,7 +96,6 @@ func startServices(ctx context.Context, w *World, t Targets, tags []attribute.Ke
 		}
 		s := &service{name: name, ln: ln}
 		ss.list = append(ss.list, s)
-		ss.byName[name] = s
 		ss.addrs[serviceHost[name]+":80"] = ln.Addr().String()
 	}
 	for _, s := range ss.list {
@@ -214,6 +212,9 @@ func (ss *services) shutdown(ctx context.Context) error {
 		}
 	}
 	for _, s := range ss.list {
+		if s.client != nil {
+			s.client.CloseIdleConnections()
+		}
 		if s.tp != nil {
 			errs = append(errs, s.tp.Shutdown(ctx))
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -187,8 +188,10 @@ type AttemptTruth struct {
 	NoBackendTrace string         `json:"no_backend_trace,omitempty"`
 	BackendSpans   map[string]int `json:"backend_spans,omitempty"`
 	BackendLogs    int            `json:"backend_logs"`
-	// ServicesReached counts in the RED metrics even when nothing is traced.
-	ServicesReached []string `json:"services_reached"`
+	// Served lists the requests the services answered for this attempt:
+	// each is one observation in the RED histogram series of its service,
+	// route and status, even when nothing is traced.
+	Served []Served `json:"served"`
 	// PlannedServerMs is the simulated work along the backend path.
 	PlannedServerMs int64      `json:"planned_server_ms"`
 	Start           *time.Time `json:"start,omitempty"`
@@ -305,6 +308,8 @@ type Expectations struct {
 	// PrometheusRequests: http.server.request.duration observations per
 	// service (job), sampled out or not.
 	PrometheusRequests map[string]int `json:"prometheus_requests"`
+	// PrometheusSeries: observations per "service route status" series.
+	PrometheusSeries map[string]int `json:"prometheus_series"`
 	// ExemplarServices: services that served at least one sampled request,
 	// so exemplars with trace IDs must exist for them.
 	ExemplarServices []string `json:"exemplar_services"`
@@ -325,6 +330,9 @@ type RunTruth struct {
 	// plan; the records above then say what really happened.
 	Warnings []string `json:"warnings"`
 }
+
+// Key names the RED series: "service route status".
+func (s Served) Key() string { return s.Service + " " + s.Route + " " + strconv.Itoa(s.Status) }
 
 // Session returns the session with the given ID, or nil.
 func (gt *GroundTruth) Session(id string) *SessionTruth {
@@ -364,7 +372,7 @@ func (gt *GroundTruth) BackendTraceIDs() []string {
 
 // computeExpectations derives Expect from the records.
 func (gt *GroundTruth) computeExpectations() {
-	e := Expectations{JaegerSpans: map[string]int{}, VictoriaLogsRecords: map[string]int{}, PrometheusRequests: map[string]int{}}
+	e := Expectations{JaegerSpans: map[string]int{}, VictoriaLogsRecords: map[string]int{}, PrometheusRequests: map[string]int{}, PrometheusSeries: map[string]int{}, ExemplarServices: []string{}}
 	app := gt.App.ServiceName
 	for _, a := range gt.Actions {
 		if a.Exported {
@@ -381,8 +389,9 @@ func (gt *GroundTruth) computeExpectations() {
 				e.JaegerSpans[svc] += n
 				sampled[svc] = true
 			}
-			for _, svc := range at.ServicesReached {
-				e.PrometheusRequests[svc]++
+			for _, sv := range at.Served {
+				e.PrometheusRequests[sv.Service]++
+				e.PrometheusSeries[sv.Key()]++
 			}
 		}
 	}

@@ -1,0 +1,106 @@
+// Command stitch-world generates Stitch's demo world: a seeded simulated iOS
+// fleet and real backend services on 127.0.0.1 that send OTLP to the local
+// stack (Jaeger, VictoriaLogs, Prometheus), a ground-truth file describing
+// exactly what was sent, and a proof that it arrived.
+//
+//	go run ./cmd/stitch-world [-seed N] [-sessions N] [-out DIR] [targets flags]
+//
+// Without target flags it uses the demo stack recorded by
+// `go run ./cmd/stitch-stack up` (default ports when none is recorded).
+// With -plan-only it prints the planned ground truth and sends nothing.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/stitch-observability/stitch/internal/demoworld"
+	"github.com/stitch-observability/stitch/internal/stack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "stitch-world:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("stitch-world", flag.ContinueOnError)
+	seed := fs.Int64("seed", 1, "seed: the same seed gives the same world and ground truth")
+	sessions := fs.Int("sessions", demoworld.DefaultSessions, "number of app sessions")
+	out := fs.String("out", filepath.Join(stack.CacheDir(), "world"), "folder for the ground-truth file")
+	concurrency := fs.Int("concurrency", demoworld.DefaultConcurrency, "devices running at once")
+	planOnly := fs.Bool("plan-only", false, "print the planned ground truth as JSON and send nothing")
+	prove := fs.Bool("prove", true, "after the run, read the stores back and compare with the ground truth")
+	wait := fs.Duration("wait", demoworld.DefaultArrivalWait, "how long the proof waits for the stores")
+	jaegerOTLP := fs.String("jaeger-otlp", "", "Jaeger OTLP/HTTP base URL (default: the demo stack)")
+	jaegerQuery := fs.String("jaeger-query", "", "Jaeger query API base URL (default: the demo stack)")
+	victoria := fs.String("victorialogs", "", "VictoriaLogs base URL (default: the demo stack)")
+	prom := fs.String("prometheus", "", "Prometheus base URL (default: the demo stack)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	if *planOnly {
+		w, err := demoworld.Plan(*seed, *sessions)
+		if err != nil {
+			return err
+		}
+		return w.GroundTruth().Encode(os.Stdout)
+	}
+
+	targets := defaultTargets()
+	for _, o := range []struct {
+		flag string
+		dst  *string
+	}{{*jaegerOTLP, &targets.JaegerOTLPHTTP}, {*jaegerQuery, &targets.JaegerQuery}, {*victoria, &targets.VictoriaLogs}, {*prom, &targets.Prometheus}} {
+		if o.flag != "" {
+			*o.dst = o.flag
+		}
+	}
+	fmt.Printf("targets: traces %s, logs %s, metrics %s, trace query %s\n", targets.JaegerOTLPHTTP, targets.VictoriaLogs, targets.Prometheus, targets.JaegerQuery)
+
+	rctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	gt, err := demoworld.Run(rctx, demoworld.Config{Seed: *seed, Sessions: *sessions, OutDir: *out, Concurrency: *concurrency}, targets, os.Stdout)
+	if err != nil {
+		return err
+	}
+	if !*prove {
+		return nil
+	}
+	pctx, pcancel := context.WithTimeout(ctx, *wait)
+	defer pcancel()
+	_, err = demoworld.ProveArrival(pctx, gt, targets, os.Stdout)
+	return err
+}
+
+// defaultTargets are the recorded demo stack's URLs, else the default ports.
+func defaultTargets() demoworld.Targets {
+	s := &stack.Stack{Ports: stack.DefaultPorts}
+	if rec, err := stack.Load(stack.DefaultDir()); err == nil {
+		s = rec
+	}
+	return demoworld.Targets{
+		JaegerOTLPHTTP: s.JaegerOTLPHTTPURL(),
+		JaegerQuery:    s.JaegerURL(),
+		VictoriaLogs:   s.VictoriaLogsURL(),
+		Prometheus:     s.PrometheusURL(),
+	}
+}
