@@ -20,6 +20,8 @@ type SessionSummary struct {
 	SlowestRequest  time.Duration
 	Sampled         bool
 	SamplingReasons map[string]int
+	// Endpoints are the url.template values of the session's requests.
+	Endpoints       map[string]bool
 	deviceTraceIDs  map[string]bool
 	backendTraceIDs map[string]bool
 }
@@ -58,7 +60,7 @@ func SummarizeSessions(traces []telemetry.Trace) []*SessionSummary {
 			}
 			sum := byID[sid]
 			if sum == nil {
-				sum = &SessionSummary{SessionID: sid, SamplingReasons: map[string]int{}, deviceTraceIDs: map[string]bool{}, Sampled: true}
+				sum = &SessionSummary{SessionID: sid, SamplingReasons: map[string]int{}, Endpoints: map[string]bool{}, deviceTraceIDs: map[string]bool{}, Sampled: true}
 				byID[sid] = sum
 			}
 			if sum.Start.IsZero() || s.Start.Before(sum.Start) {
@@ -79,6 +81,9 @@ func SummarizeSessions(traces []telemetry.Trace) []*SessionSummary {
 			if s.Kind == telemetry.KindClient {
 				sum.Requests++
 				sum.deviceTraceIDs[s.TraceID] = true
+				if e := s.Attr(schema.AttrURLTemplate); e != "" {
+					sum.Endpoints[e] = true
+				}
 				if IsErrorRequest(s) {
 					sum.Errors++
 				}

@@ -137,16 +137,14 @@ func BuildTimeline(in Input) *Timeline {
 		}
 	}
 
-	backendByTrace := map[string][]*telemetry.Span{}
 	for _, s := range spans {
-		if !IsDeviceSpan(s) {
-			t.Backend = append(t.Backend, s)
-			backendByTrace[s.TraceID] = append(backendByTrace[s.TraceID], s)
+		// Spans that name another session never join this one, even when
+		// a store returns them in the same trace.
+		if sid := s.Attr(schema.AttrSessionID); sid != "" && sid != in.SessionID {
 			continue
 		}
-		// The session's own device spans only: a device span of another
-		// session never joins this one.
-		if sid := s.Attr(schema.AttrSessionID); sid != "" && sid != in.SessionID {
+		if !IsDeviceSpan(s) {
+			t.Backend = append(t.Backend, s)
 			continue
 		}
 		t.fillApp(s)
@@ -175,7 +173,7 @@ func BuildTimeline(in Input) *Timeline {
 		if r.ServerRoot != nil {
 			r.Backend = subtree(r.ServerRoot, children)
 		} else {
-			r.MissingReason = missingReason(r.Client, backendByTrace[r.Client.TraceID])
+			r.MissingReason = missingReason(r.Client)
 		}
 	}
 
@@ -217,7 +215,7 @@ func subtree(root *telemetry.Span, children map[SpanRef][]*telemetry.Span) []*te
 }
 
 // missingReason explains a client request with no backend span under it.
-func missingReason(client *telemetry.Span, backendInTrace []*telemetry.Span) string {
+func missingReason(client *telemetry.Span) string {
 	host := client.Attr(schema.AttrServerAddress)
 	if host == "" {
 		host = "the server"
@@ -229,10 +227,7 @@ func missingReason(client *telemetry.Span, backendInTrace []*telemetry.Span) str
 	case "error", "latency", "session_not_sampled":
 		return fmt.Sprintf("no backend trace: the session is sampled out (this request was kept for %s)", client.Attr(schema.AttrStitchSamplingReason))
 	}
-	if len(backendInTrace) > 0 {
-		return fmt.Sprintf("backend spans of trace %s found, none a child of this request: %s may not propagate the parent span", client.TraceID, host)
-	}
-	return fmt.Sprintf("no backend trace %s: %s did not continue traceparent, the backend sampled it out, or it has not arrived yet", client.TraceID, host)
+	return fmt.Sprintf("no backend trace continues this request (trace %s): %s did not continue traceparent, the backend sampled it out, or its spans have not arrived yet", client.TraceID, host)
 }
 
 func (t *Timeline) fillApp(s *telemetry.Span) {

@@ -59,6 +59,11 @@ func (e *Engine) Sessions(ctx context.Context, q query.Sessions, from, to time.T
 	all := correlation.SummarizeSessions(sr.Traces)
 	minDur := time.Duration(q.MinDurationMs * float64(time.Millisecond))
 	for _, s := range all {
+		// A store returns whole traces; a session only counts when its own
+		// spans match the filters.
+		if !matchesFilters(s, q) {
+			continue
+		}
 		if q.ErrorsOnly && s.Errors == 0 {
 			continue
 		}
@@ -153,4 +158,16 @@ func (e *Engine) Endpoints(ctx context.Context, from, to time.Time, limit int) (
 		}
 	}
 	return out, nil
+}
+
+func matchesFilters(s *correlation.SessionSummary, q query.Sessions) bool {
+	for _, f := range []struct{ want, got string }{
+		{q.AppService, s.App.Service}, {q.AppVersion, s.App.Version}, {q.OSVersion, s.App.OSVersion},
+		{q.DeviceModel, s.App.DeviceModel}, {q.NetworkType, s.App.NetworkType},
+	} {
+		if f.want != "" && f.want != f.got {
+			return false
+		}
+	}
+	return q.Endpoint == "" || s.Endpoints[q.Endpoint]
 }

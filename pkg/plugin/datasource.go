@@ -72,12 +72,14 @@ func NewDatasource(_ context.Context, cfg backend.DataSourceInstanceSettings) (i
 			j := jaeger.New(c)
 			ds.traces, ds.health[st.Role] = j, j
 		case settings.KindTempo:
-			ds.health[st.Role] = tempo.New(c)
+			t := tempo.New(c)
+			ds.traces, ds.health[st.Role] = t, t
 		case settings.KindVictoriaLogs:
 			v := victorialogs.New(c)
 			ds.logs, ds.health[st.Role] = v, v
 		case settings.KindLoki:
-			ds.health[st.Role] = loki.New(c)
+			l := loki.New(c)
+			ds.logs, ds.health[st.Role] = l, l
 		case settings.KindPrometheus:
 			p := prometheus.New(c)
 			ds.metrics, ds.health[st.Role] = p, p

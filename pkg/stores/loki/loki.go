@@ -1,5 +1,8 @@
-// Package loki is the log store adapter for Grafana Loki's public HTTP API
-// (no Loki code is used: Loki is AGPL-licensed).
+// Package loki is the log store adapter for Grafana Loki's public HTTP API:
+// LogQL range queries over what OTLP ingestion stored, structured metadata
+// read back under the schema's attribute names. No Loki code is used (Loki is
+// AGPL-licensed): requests and answers follow Loki's API documentation;
+// testdata/README.md lists each documented behaviour relied on.
 package loki
 
 import (
@@ -19,9 +22,7 @@ type Store struct {
 	now    func() time.Time
 }
 
-// Session queries on this store are not implemented yet: it answers health
-// checks only.
-var _ stores.HealthChecker = (*Store)(nil)
+var _ stores.LogStore = (*Store)(nil)
 
 // New returns a Loki adapter over a store client.
 func New(client *storehttp.Client) *Store { return &Store{client: client, now: time.Now} }
@@ -30,7 +31,7 @@ func New(client *storehttp.Client) *Store { return &Store{client: client, now: t
 func (s *Store) CheckHealth(ctx context.Context) (string, error) {
 	end := s.now()
 	q := url.Values{
-		"query":     {`{service_name=~".+"}`},
+		"query":     {AllStreams},
 		"limit":     {"1"},
 		"start":     {strconv.FormatInt(end.Add(-5*time.Minute).UnixNano(), 10)},
 		"end":       {strconv.FormatInt(end.UnixNano(), 10)},

@@ -1,5 +1,9 @@
 // Package tempo is the trace store adapter for Grafana Tempo's public HTTP
-// API (no Tempo code is used: Tempo is AGPL-licensed).
+// API: TraceQL searches, traces by ID as OTLP protobuf, tag values and
+// TraceQL metrics. No Tempo code is used (Tempo is AGPL-licensed): the
+// requests and answers follow Tempo's API documentation, OTLP is decoded with
+// the OpenTelemetry collector's pdata, and Tempo's trace-by-ID wrapper with
+// protowire. testdata/README.md lists each documented behaviour relied on.
 package tempo
 
 import (
@@ -9,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stitch-observability/stitch/pkg/stores"
@@ -19,11 +24,11 @@ import (
 type Store struct {
 	client *storehttp.Client
 	now    func() time.Time
+	// noV2 is set once this Tempo showed it has no /api/v2/traces route.
+	noV2 atomic.Bool
 }
 
-// Session queries on this store are not implemented yet: it answers health
-// checks only.
-var _ stores.HealthChecker = (*Store)(nil)
+var _ stores.TraceStore = (*Store)(nil)
 
 // New returns a Tempo adapter over a store client.
 func New(client *storehttp.Client) *Store { return &Store{client: client, now: time.Now} }

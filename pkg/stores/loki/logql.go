@@ -1,0 +1,84 @@
+package loki
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// LogQL building. This file is pure: no I/O, so it is unit-tested and fuzzed
+// directly. Every value is written as a LogQL double-quoted string (Go
+// escapes: LogQL docs, "Log stream selector" and "Label filter expression"),
+// and label names are checked against Loki's label-name grammar, so nothing a
+// user types can end a literal and add a filter or a pipeline stage.
+
+// AllStreams selects every stream OTLP ingestion creates: each has a
+// service_name label (Loki requires a selector with at least one matcher
+// that does not match the empty string).
+const AllStreams = `{service_name=~".+"}`
+
+// labelName is Loki's (Prometheus') label-name grammar.
+var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// ErrBadLabelName is returned for a label name Loki cannot hold.
+var ErrBadLabelName = errors.New("invalid Loki label name")
+
+// LabelName is the name an OpenTelemetry attribute gets in Loki: OTLP
+// ingestion replaces every character other than letters, digits and "_"
+// with "_" (session.id -> session_id, service.name -> service_name).
+func LabelName(attr string) string {
+	var b strings.Builder
+	for i, r := range attr {
+		switch {
+		case r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'):
+			b.WriteRune(r)
+		case r >= '0' && r <= '9':
+			if i == 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// Quote renders s as a LogQL double-quoted string literal. strconv.Quote
+// writes exactly the escapes Go-style literals read back and escapes every
+// control character and invalid byte: the literal is one line.
+func Quote(s string) string { return strconv.Quote(s) }
+
+// LabelFilter renders `| name="value"`: an exact match on a label, stream
+// label or structured metadata alike.
+func LabelFilter(name, value string) (string, error) {
+	if !labelName.MatchString(name) {
+		return "", fmt.Errorf("%w %q", ErrBadLabelName, name)
+	}
+	return "| " + name + "=" + Quote(value), nil
+}
+
+// LabelRegexFilter renders `| name=~"v1|v2|…"`: a label equal to one of
+// values. Values are regex-quoted, then string-quoted; Loki anchors label
+// regexes at both ends, so the alternation matches whole values only.
+func LabelRegexFilter(name string, values []string) (string, error) {
+	if !labelName.MatchString(name) {
+		return "", fmt.Errorf("%w %q", ErrBadLabelName, name)
+	}
+	if len(values) == 0 {
+		return "", errors.New("a regex label filter needs at least one value")
+	}
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = regexp.QuoteMeta(v)
+	}
+	return "| " + name + "=~" + Quote(strings.Join(quoted, "|")), nil
+}
+
+// Query joins a stream selector and its filters into one log query.
+func Query(selector string, filters ...string) string {
+	parts := append([]string{selector}, filters...)
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,300 @@
+package loki
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/stitch-observability/stitch/pkg/schema"
+	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// What OTLP ingestion makes of a log record in Loki (Loki docs, "Ingesting
+// logs to Loki using OpenTelemetry Collector"): service.name becomes the
+// stream label service_name, the record's trace and span IDs, severity and
+// scope become structured metadata, attributes become structured metadata
+// with "." replaced by "_".
+const (
+	labelService      = "service_name"
+	labelTraceID      = "trace_id"
+	labelSpanID       = "span_id"
+	labelSeverityText = "severity_text"
+	labelSeverityNum  = "severity_number"
+	// detected_level is Loki's own level detection, used when a record has
+	// no severity text.
+	labelDetectedLevel = "detected_level"
+)
+
+// Loki's documented query limits (API docs, "Query logs within a range of
+// time"; limits_config max_entries_limit_per_query).
+const (
+	queryRangePath = "/loki/api/v1/query_range"
+	// maxEntriesPerQuery is max_entries_limit_per_query's default: Loki
+	// refuses a larger limit.
+	maxEntriesPerQuery = 5000
+	// traceIDsPerQuery bounds the trace IDs one query filters on (it keeps
+	// the URL of a GET short).
+	traceIDsPerQuery = 100
+
+	// headerEncodingFlags asks Loki to answer stream labels, structured
+	// metadata and parsed labels apart (Loki PR #10419, "Flag categorize
+	// labels on streams response"); without it Loki merges them into each
+	// stream's labels, which this adapter also reads.
+	headerEncodingFlags = "X-Loki-Response-Encoding-Flags"
+	flagCategorize      = "categorize-labels"
+)
+
+var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// The JSON of query_range for log queries.
+type queryResponse struct {
+	Status string `json:"status"`
+	Data   struct {
+		ResultType    string          `json:"resultType"`
+		Result        []stream        `json:"result"`
+		EncodingFlags []string        `json:"encodingFlags"`
+		Stats         json.RawMessage `json:"stats"`
+	} `json:"data"`
+	Warnings []string `json:"warnings"`
+}
+
+type stream struct {
+	Stream map[string]string `json:"stream"`
+	Values []entry           `json:"values"`
+}
+
+// entry is [ts, line] or, categorised, [ts, line, {structuredMetadata, parsed}].
+type entry struct {
+	ts       string
+	line     string
+	metadata map[string]string
+	parsed   map[string]string
+}
+
+func (e *entry) UnmarshalJSON(b []byte) error {
+	var parts []json.RawMessage
+	if err := json.Unmarshal(b, &parts); err != nil {
+		return err
+	}
+	if len(parts) < 2 || len(parts) > 3 {
+		return fmt.Errorf("a log entry has %d elements, want 2 or 3", len(parts))
+	}
+	if err := json.Unmarshal(parts[0], &e.ts); err != nil {
+		return fmt.Errorf("entry timestamp: %w", err)
+	}
+	if err := json.Unmarshal(parts[1], &e.line); err != nil {
+		return fmt.Errorf("entry line: %w", err)
+	}
+	if len(parts) == 3 {
+		var cat struct {
+			StructuredMetadata map[string]string `json:"structuredMetadata"`
+			Parsed             map[string]string `json:"parsed"`
+		}
+		if err := json.Unmarshal(parts[2], &cat); err != nil {
+			return fmt.Errorf("entry labels: %w", err)
+		}
+		e.metadata, e.parsed = cat.StructuredMetadata, cat.Parsed
+	}
+	return nil
+}
+
+// SearchLogs returns the log records of a session, or of a set of traces, in
+// the time window, oldest first. The session and trace filters are pushed
+// down as structured-metadata label filters; many trace IDs go in several
+// bounded queries.
+func (s *Store) SearchLogs(ctx context.Context, q stores.LogSearch) (stores.LogSearchResult, error) {
+	var res stores.LogSearchResult
+	if q.Limit <= 0 {
+		return res, errors.New("log search without a limit")
+	}
+	if q.SessionID == "" && len(q.TraceIDs) == 0 {
+		return res, errors.New("log search needs a session ID or trace IDs")
+	}
+	var filters []string
+	if q.SessionID != "" {
+		f, err := LabelFilter(LabelName(schema.AttrSessionID), q.SessionID)
+		if err != nil {
+			return res, err
+		}
+		filters = append(filters, f)
+	}
+	batches := [][]string{nil}
+	if len(q.TraceIDs) > 0 {
+		var ids []string
+		for _, id := range q.TraceIDs {
+			id = strings.ToLower(id)
+			if !hexID.MatchString(id) {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("trace ID %q is not 32 hex digits; its logs were not searched", id))
+				continue
+			}
+			ids = append(ids, id)
+		}
+		if len(ids) == 0 {
+			return res, backend.DownstreamError(errors.New("log search: no valid trace ID"))
+		}
+		batches = nil
+		for i := 0; i < len(ids); i += traceIDsPerQuery {
+			batches = append(batches, ids[i:min(i+traceIDsPerQuery, len(ids))])
+		}
+	}
+	limit, capped := q.Limit, false
+	if limit > maxEntriesPerQuery {
+		limit, capped = maxEntriesPerQuery, true
+	}
+	for bi, batch := range batches {
+		f := filters
+		if batch != nil {
+			tf, err := LabelRegexFilter(labelTraceID, batch)
+			if err != nil {
+				return res, err
+			}
+			f = append(append([]string(nil), filters...), tf)
+		}
+		remaining := limit - len(res.Records)
+		// One more than the limit tells the cap cut, where Loki allows it.
+		ask := min(remaining+1, maxEntriesPerQuery)
+		qr, err := s.queryRange(ctx, Query(AllStreams, f...), q.Start, q.End, ask)
+		if err != nil {
+			return res, err
+		}
+		res.Warnings = append(res.Warnings, qr.Warnings...)
+		records, err := toRecords(qr)
+		if err != nil {
+			return res, s.client.NotTheAPI(queryRangePath, nil, err)
+		}
+		if len(records) > remaining || (len(records) == ask && ask == remaining) {
+			// More than asked for, or exactly Loki's maximum with no room to
+			// see whether more exist: the cap cut.
+			res.Truncated = true
+		}
+		if len(records) > remaining {
+			records = records[:remaining]
+		}
+		res.Records = append(res.Records, records...)
+		if len(res.Records) >= limit {
+			if bi < len(batches)-1 {
+				res.Truncated = true // later batches were not searched
+			}
+			break
+		}
+	}
+	if res.Truncated && capped {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("Loki returns at most %d log lines per query (max_entries_limit_per_query); %d were asked for", maxEntriesPerQuery, q.Limit))
+	}
+	sort.SliceStable(res.Records, func(i, j int) bool { return res.Records[i].Time.Before(res.Records[j].Time) })
+	return res, nil
+}
+
+// queryRange runs a log query forward in time over [start, end]. Loki's end
+// is exclusive; one nanosecond more keeps a record at end.
+func (s *Store) queryRange(ctx context.Context, logQL string, start, end time.Time, limit int) (*queryResponse, error) {
+	if end.IsZero() {
+		end = s.now()
+	}
+	if start.IsZero() || !start.Before(end) {
+		start = end.Add(-time.Hour)
+	}
+	params := url.Values{
+		"query":     {logQL},
+		"start":     {strconv.FormatInt(start.UnixNano(), 10)},
+		"end":       {strconv.FormatInt(end.UnixNano()+1, 10)},
+		"limit":     {strconv.Itoa(limit)},
+		"direction": {"forward"},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.client.URL(queryRangePath, params), nil)
+	if err != nil {
+		return nil, fmt.Errorf("building request to %s: %w", queryRangePath, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set(headerEncodingFlags, flagCategorize)
+	body, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	var qr queryResponse
+	if err := s.client.DecodeJSON(queryRangePath, body, &qr); err != nil {
+		return nil, err
+	}
+	if qr.Status != "success" || qr.Data.ResultType != "streams" {
+		return nil, s.client.NotTheAPI(queryRangePath, body, fmt.Errorf("want status success with streams, got %q/%q", qr.Status, qr.Data.ResultType))
+	}
+	return &qr, nil
+}
+
+// schemaNames maps Loki's label names back to the schema's attribute names
+// (session_id -> session.id).
+var schemaNames = func() map[string]string {
+	m := make(map[string]string, len(schema.AttributeNames))
+	for _, n := range schema.AttributeNames {
+		m[LabelName(n)] = n
+	}
+	return m
+}()
+
+// toRecords converts every entry of every stream.
+func toRecords(qr *queryResponse) ([]telemetry.LogRecord, error) {
+	var out []telemetry.LogRecord
+	for _, st := range qr.Data.Result {
+		for _, e := range st.Values {
+			r, err := toRecord(st.Stream, e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// toRecord converts one entry. Stream labels, structured metadata and parsed
+// labels are read alike (an uncategorised answer has them all in the stream
+// labels); later categories win.
+func toRecord(streamLabels map[string]string, e entry) (telemetry.LogRecord, error) {
+	ns, err := strconv.ParseInt(e.ts, 10, 64)
+	if err != nil {
+		return telemetry.LogRecord{}, fmt.Errorf("log entry timestamp %q: %w", e.ts, err)
+	}
+	labels := make(map[string]string, len(streamLabels)+len(e.metadata)+len(e.parsed))
+	for _, m := range []map[string]string{streamLabels, e.metadata, e.parsed} {
+		for k, v := range m {
+			labels[k] = v
+		}
+	}
+	r := telemetry.LogRecord{
+		Time:     time.Unix(0, ns).UTC(),
+		TraceID:  strings.ToLower(labels[labelTraceID]),
+		SpanID:   strings.ToLower(labels[labelSpanID]),
+		Service:  labels[labelService],
+		Severity: labels[labelSeverityText],
+		Body:     e.line,
+	}
+	if r.Severity == "" {
+		r.Severity = labels[labelDetectedLevel]
+	}
+	if r.Severity == "" {
+		r.Severity = labels[labelSeverityNum]
+	}
+	for k, v := range labels {
+		switch k {
+		case labelTraceID, labelSpanID, labelService, labelSeverityText, labelDetectedLevel:
+			continue
+		}
+		if name, ok := schemaNames[k]; ok {
+			k = name
+		}
+		r.Attributes = append(r.Attributes, telemetry.KV{Key: k, Value: v})
+	}
+	r.Attributes = r.Attributes.Sorted()
+	return r, nil
+}

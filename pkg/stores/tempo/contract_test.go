@@ -1,0 +1,171 @@
+package tempo
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// update rewrites the generated binary fixtures and the golden files. Off by
+// default: a test run never changes testdata.
+var update = flag.Bool("update", false, "rewrite testdata fixtures and golden files")
+
+// contract is one request → response pair of testdata/contracts: the request
+// shape the adapter must send and the answer Tempo's documentation gives for
+// it. Doc names the documentation section the pair follows.
+type contract struct {
+	Doc     string `json:"doc"`
+	Request struct {
+		Method  string            `json:"method"`
+		Path    string            `json:"path"`
+		Query   map[string]string `json:"query"`
+		Headers map[string]string `json:"headers"`
+	} `json:"request"`
+	Response struct {
+		Status  int               `json:"status"`
+		Headers map[string]string `json:"headers"`
+		JSON    json.RawMessage   `json:"json"`
+		Text    *string           `json:"text"`
+		File    string            `json:"file"`
+	} `json:"response"`
+
+	name string
+	body []byte
+}
+
+func loadContract(t *testing.T, name string) *contract {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "contracts", name))
+	require.NoError(t, err)
+	var c contract
+	require.NoError(t, json.Unmarshal(raw, &c), name)
+	require.NotEmpty(t, c.Doc, "%s names the documentation it follows", name)
+	c.name = name
+	switch {
+	case c.Response.File != "":
+		c.body, err = os.ReadFile(filepath.Join("testdata", c.Response.File))
+		require.NoError(t, err)
+	case c.Response.Text != nil:
+		c.body = []byte(*c.Response.Text)
+	case len(c.Response.JSON) > 0:
+		c.body = c.Response.JSON
+	}
+	return &c
+}
+
+// matches says whether r has exactly the contract's method, path and query
+// parameters (no more, no fewer), and carries its headers.
+func (c *contract) matches(r *http.Request) bool {
+	method := c.Request.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	if r.Method != method || r.URL.Path != c.Request.Path {
+		return false
+	}
+	q := r.URL.Query()
+	if len(q) != len(c.Request.Query) {
+		return false
+	}
+	for k, want := range c.Request.Query {
+		if got, ok := q[k]; !ok || len(got) != 1 || got[0] != want {
+			return false
+		}
+	}
+	for k, want := range c.Request.Headers {
+		if r.Header.Get(k) != want {
+			return false
+		}
+	}
+	return true
+}
+
+// tempoContractDouble is a test double of Tempo's HTTP API that answers only
+// the named contracts: a request of any other shape gets 400 (as Tempo does
+// for a request it cannot parse) and fails the test, so an adapter that
+// drifts from the documented requests is caught.
+type tempoContractDouble struct {
+	*httptest.Server
+	mu     sync.Mutex
+	misses []string
+	hits   map[string]int
+}
+
+func newTempoContractDouble(t *testing.T, names ...string) *tempoContractDouble {
+	t.Helper()
+	var contracts []*contract
+	for _, n := range names {
+		contracts = append(contracts, loadContract(t, n))
+	}
+	d := &tempoContractDouble{hits: map[string]int{}}
+	d.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, c := range contracts {
+			if !c.matches(r) {
+				continue
+			}
+			d.mu.Lock()
+			d.hits[c.name]++
+			d.mu.Unlock()
+			for k, v := range c.Response.Headers {
+				w.Header().Set(k, v)
+			}
+			w.WriteHeader(c.Response.Status)
+			_, _ = w.Write(c.body)
+			return
+		}
+		miss := fmt.Sprintf("%s %s accept=%q org=%q", r.Method, r.URL.RequestURI(), r.Header.Get("Accept"), r.Header.Get("X-Scope-OrgID"))
+		d.mu.Lock()
+		d.misses = append(d.misses, miss)
+		d.mu.Unlock()
+		http.Error(w, "tempo contract double: no documented request has this shape: "+miss, http.StatusBadRequest)
+	}))
+	t.Cleanup(func() {
+		d.Close()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if len(d.misses) > 0 {
+			t.Errorf("requests outside the contracts %v:\n  %s", names, strings.Join(d.misses, "\n  "))
+		}
+	})
+	return d
+}
+
+// used lists the contracts answered, sorted.
+func (d *tempoContractDouble) used() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for n := range d.hits {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkGolden compares v, as indented JSON, with testdata/golden/name;
+// -update rewrites the file.
+func checkGolden(t *testing.T, name string, v any) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	require.NoError(t, err)
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "golden file missing: run go test ./pkg/stores/tempo -update")
+	require.Equal(t, string(want), string(got), "converted model differs from %s (rerun with -update if the change is intended)", path)
+}
