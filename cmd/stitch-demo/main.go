@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,9 +15,12 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/stitch-observability/stitch/internal/demoworld"
 	"github.com/stitch-observability/stitch/internal/pluginharness"
 	"github.com/stitch-observability/stitch/internal/stack"
+	"github.com/stitch-observability/stitch/internal/textview"
 )
 
 func main() {
@@ -35,6 +39,11 @@ func phase(name string) func() {
 }
 
 func run(ctx context.Context) error {
+	// A fresh seed each run by default: the same seed sent twice to stores
+	// that keep data would merge its traces with the earlier run's.
+	seed := flag.Int64("seed", time.Now().UnixNano()%1_000_000_000, "demo world seed (the same seed gives the same world)")
+	sessions := flag.Int("sessions", demoworld.DefaultSessions, "demo world size in app sessions")
+	flag.Parse()
 	total := time.Now()
 
 	done := phase("stack: build what is missing and start Jaeger, VictoriaLogs, Prometheus")
@@ -82,10 +91,94 @@ func run(ctx context.Context) error {
 	}
 	done()
 
-	fmt.Printf("\nDone in %s. The stack keeps running: `go tool mage stack:status`, `go tool mage stack:down`.\n",
-		time.Since(total).Round(time.Millisecond))
 	if res.Status != backend.HealthStatusOk {
 		return fmt.Errorf("not every store is healthy")
 	}
+
+	done = phase(fmt.Sprintf("demo world: %d iOS sessions and 5 backend services sending OTLP (seed %d)", *sessions, *seed))
+	targets := demoworld.Targets{JaegerOTLPHTTP: s.JaegerOTLPHTTPURL(), JaegerQuery: s.JaegerURL(), VictoriaLogs: s.VictoriaLogsURL(), Prometheus: s.PrometheusURL()}
+	gt, err := demoworld.Run(ctx, demoworld.Config{Seed: *seed, Sessions: *sessions, OutDir: filepath.Join(stack.CacheDir(), "world")}, targets, os.Stdout)
+	if err != nil {
+		return err
+	}
+	done()
+
+	done = phase("proof of arrival: what each store holds against the ground truth")
+	if _, err := demoworld.ProveArrival(ctx, gt, targets, os.Stdout); err != nil {
+		return err
+	}
+	done()
+
+	// Device clocks may be minutes off: the window leaves room for them.
+	from, to := gt.Run.Started.Add(-10*time.Minute), gt.Run.Finished.Add(10*time.Minute)
+
+	done = phase("sessions: the demo world's sessions, top 10 by errors (QueryData over gRPC)")
+	frames, err := query(ctx, grafana, inst, map[string]any{"queryType": "sessions", "limit": 1000}, from, to)
+	if err != nil {
+		return err
+	}
+	sessionsFrame := frames[0]
+	fmt.Printf("   %d sessions in the window\n", sessionsFrame.Rows())
+	fmt.Println(indent(textview.SessionsTable(sessionsFrame, 10)))
+	printNotices(frames)
+	done()
+
+	if len(gt.Faults.Cascade.Sessions) > 0 {
+		id := gt.Faults.Cascade.Sessions[0]
+		done = phase(fmt.Sprintf("waterfall of the error-cascade session %s (sessionTimeline over gRPC)", id))
+		frames, err := query(ctx, grafana, inst, map[string]any{"queryType": "sessionTimeline", "sessionId": id}, from, to)
+		if err != nil {
+			return err
+		}
+		for _, f := range frames {
+			if f.Name == "waterfall" {
+				fmt.Println(indent(textview.Waterfall(f, 40, 60)))
+			}
+			if f.Name == "timeline" || f.Name == "logs" {
+				fmt.Printf("   %s frame: %d rows\n", f.Name, f.Rows())
+			}
+		}
+		printNotices(frames)
+		done()
+	}
+
+	fmt.Printf("\nDone in %s. Ground truth: %s\nThe stack keeps running: `go tool mage stack:status`, `go tool mage stack:down`.\n",
+		time.Since(total).Round(time.Millisecond), gt.Run.File)
 	return nil
+}
+
+// query runs one query through the plugin over gRPC and returns its frames,
+// or the query's error.
+func query(ctx context.Context, grafana *pluginharness.Plugin, inst pluginharness.Instance, model map[string]any, from, to time.Time) (data.Frames, error) {
+	q, err := pluginharness.Query("A", model, from, to)
+	if err != nil {
+		return nil, err
+	}
+	res, err := grafana.QueryData(ctx, inst, q)
+	if err != nil {
+		return nil, err
+	}
+	r := res.Responses["A"]
+	if r.Error != nil {
+		return nil, fmt.Errorf("%s query: %w", model["queryType"], r.Error)
+	}
+	if len(r.Frames) == 0 {
+		return nil, fmt.Errorf("%s query returned no frames", model["queryType"])
+	}
+	return r.Frames, nil
+}
+
+func printNotices(frames data.Frames) {
+	for _, f := range frames {
+		if f.Meta == nil {
+			continue
+		}
+		for _, n := range f.Meta.Notices {
+			fmt.Printf("   notice (%s): %s\n", n.Severity, n.Text)
+		}
+	}
+}
+
+func indent(s string) string {
+	return "   " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n   ")
 }
