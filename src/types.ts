@@ -129,3 +129,40 @@ export const DEFAULT_QUERY: Partial<StitchQuery> = {
   queryType: 'sessions',
   limit: DEFAULT_LIMIT,
 };
+
+/*
+ * Resource routes (served by the Go backend's CallResource).
+ */
+
+/** The attributes the `values` route lists: the six sessions filters and the session ID. */
+export const VALUE_ATTRIBUTES = [...SESSION_TEXT_FILTERS, 'sessionId'] as const;
+
+export type ValueAttribute = (typeof VALUE_ATTRIBUTES)[number];
+
+export function isValueAttribute(s: unknown): s is ValueAttribute {
+  return typeof s === 'string' && (VALUE_ATTRIBUTES as readonly string[]).includes(s);
+}
+
+/** `GET values?attribute=&from=&to=`: at most 500 sorted values seen in the time range. */
+export interface ValuesResponse {
+  attribute: ValueAttribute;
+  values: string[];
+  /** More values exist than were returned. */
+  truncated: boolean;
+}
+
+/*
+ * Template variables.
+ */
+
+/** A query variable's query: list the values of one attribute in the dashboard's time range. */
+export interface StitchVariableQuery extends DataQuery {
+  attribute?: ValueAttribute;
+}
+
+/** A variable query as stored: an object, or a bare attribute name (a string) from a hand-written dashboard. */
+export function variableAttribute(query: StitchVariableQuery | string | undefined | null): string | undefined {
+  const raw = typeof query === 'string' ? query : query?.attribute;
+  const attribute = typeof raw === 'string' ? raw.trim() : '';
+  return attribute === '' ? undefined : attribute;
+}

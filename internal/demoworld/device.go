@@ -38,14 +38,25 @@ type fleet struct {
 	tags   []attribute.KeyValue
 	misses atomic.Int64
 
-	mu       sync.Mutex
-	warnings []string
+	mu          sync.Mutex
+	warnings    []string
+	adjustments []string
 }
 
 func (f *fleet) warn(format string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.warnings = append(f.warnings, fmt.Sprintf(format, args...))
+}
+
+// adjust records a timing-dependent outcome that differed from the plan (a
+// loaded machine made a request cross the latency threshold). The ground
+// truth is updated to what happened, so the world stays exact; unlike a
+// warning it is not a departure from the plan's faults.
+func (f *fleet) adjust(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.adjustments = append(f.adjustments, fmt.Sprintf(format, args...))
 }
 
 // deviceRun is one device executing its script.
@@ -240,7 +251,7 @@ func (dr *deviceRun) action(ctx context.Context, a *Action) error {
 		at.Error = failedType != ""
 	}
 	if at.Exported != res.Keep() || at.SamplingReason != string(res.Reason) {
-		dr.f.warn("action %s (%s): planned sampling %s, got %s/%s", at.ID, at.Name, at.SamplingReason, res.Decision, res.Reason)
+		dr.f.adjust("action %s (%s): planned sampling %s, got %s/%s", at.ID, at.Name, at.SamplingReason, res.Decision, res.Reason)
 		at.Exported, at.SamplingReason = res.Keep(), string(res.Reason)
 	}
 	if failedType != "" && a.ErrorLog != nil {
@@ -374,7 +385,7 @@ func (dr *deviceRun) attempt(ctx, parent context.Context, r *Request, at *Attemp
 		}
 	}
 	if tr.Exported != res.Keep() || tr.SamplingReason != string(res.Reason) {
-		dr.f.warn("request %s attempt %d: planned sampling %s, got %s/%s (%s)", rt.ID, tr.ResendCount, tr.SamplingReason, res.Decision, res.Reason, dur)
+		dr.f.adjust("request %s attempt %d: planned sampling %s, got %s/%s (%s)", rt.ID, tr.ResendCount, tr.SamplingReason, res.Decision, res.Reason, dur)
 		tr.Exported, tr.SamplingReason = res.Keep(), string(res.Reason)
 	}
 	return errType, nil

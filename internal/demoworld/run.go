@@ -297,10 +297,15 @@ func Run(ctx context.Context, cfg Config, targets Targets, out io.Writer) (*Grou
 		Targets:   targets,
 		Listeners: ss.listeners(),
 		Warnings:  warnings,
+		// Adjustments are recorded, not counted as departures.
+		Adjustments: fl.adjustments,
 	}
 	gt.computeExpectations()
 	for _, wmsg := range warnings {
 		p.printf("warning: %s", wmsg)
+	}
+	for _, a := range fl.adjustments {
+		p.printf("adjusted (machine load): %s", a)
 	}
 	if cfg.OutDir != "" {
 		path := filepath.Join(cfg.OutDir, "groundtruth-"+runID+".json")

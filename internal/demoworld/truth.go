@@ -329,6 +329,10 @@ type RunTruth struct {
 	// Warnings list every place where the execution did not follow the
 	// plan; the records above then say what really happened.
 	Warnings []string `json:"warnings"`
+	// Adjustments list timing-dependent outcomes (sampling by measured
+	// latency) that differed from the plan on a loaded machine; the records
+	// above say what happened.
+	Adjustments []string `json:"adjustments,omitempty"`
 }
 
 // Key names the RED series: "service route status".

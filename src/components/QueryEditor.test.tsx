@@ -1,25 +1,58 @@
 import React, { useState } from 'react';
-import { fireEvent, render, screen, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { DataSourceInstanceSettings, TimeRange, dateTime } from '@grafana/data';
 
 import { QueryEditor, Props, clampLimit } from './QueryEditor';
 import { DataSource } from '../datasource';
-import { DEFAULT_QUERY, StitchQuery } from '../types';
+import { DEFAULT_QUERY, StitchJsonData, StitchQuery, ValuesResponse } from '../types';
 
-const datasource = {} as DataSource;
+let mockVariables: Array<{ name: string }> = [];
+
+jest.mock('@grafana/runtime', () => ({
+  ...jest.requireActual('@grafana/runtime'),
+  getTemplateSrv: () => ({
+    replace: (s: string) => s,
+    getVariables: () => mockVariables,
+  }),
+}));
+
+const datasource = new DataSource({
+  id: 1,
+  uid: 'stitch',
+  type: 'stitch-sessions-datasource',
+  name: 'Stitch',
+  access: 'proxy',
+  readOnly: false,
+  jsonData: {},
+  meta: {},
+} as unknown as DataSourceInstanceSettings<StitchJsonData>);
+
+/** The backend's resource routes, replaced per test. */
+const getResource = jest.spyOn(datasource, 'getResource');
+
+const FROM = 1_700_000_000_000;
+const TO = 1_700_003_600_000;
+
+function timeRange(from: number, to: number): TimeRange {
+  return { from: dateTime(from), to: dateTime(to), raw: { from: dateTime(from), to: dateTime(to) } };
+}
 
 function Harness({
   initial,
   onChange,
   onRunQuery,
+  range,
 }: {
   initial: StitchQuery;
   onChange: jest.Mock;
   onRunQuery: jest.Mock;
+  range?: TimeRange;
 }) {
   const [query, setQuery] = useState(initial);
   const props: Props = {
     datasource,
     query,
+    range,
     onChange: (q) => {
       onChange(q);
       setQuery(q);
@@ -29,11 +62,42 @@ function Harness({
   return <QueryEditor {...props} />;
 }
 
-function setup(initial: StitchQuery = { refId: 'A', ...DEFAULT_QUERY }) {
+function setup(initial: StitchQuery = { refId: 'A', ...DEFAULT_QUERY }, range = timeRange(FROM, TO)) {
   const onChange = jest.fn();
   const onRunQuery = jest.fn();
-  render(<Harness initial={initial} onChange={onChange} onRunQuery={onRunQuery} />);
-  return { onChange, onRunQuery, last: (): StitchQuery => onChange.mock.calls[onChange.mock.calls.length - 1][0] };
+  const { rerender } = render(<Harness initial={initial} onChange={onChange} onRunQuery={onRunQuery} range={range} />);
+  return {
+    onChange,
+    onRunQuery,
+    last: (): StitchQuery => onChange.mock.calls[onChange.mock.calls.length - 1][0],
+    setRange: (r: TimeRange) =>
+      rerender(<Harness initial={initial} onChange={onChange} onRunQuery={onRunQuery} range={r} />),
+  };
+}
+
+/** Answers `GET values` with the given values per attribute. */
+function serveValues(values: Record<string, string[]>, truncated = false) {
+  getResource.mockImplementation(async (path: string, params?: Record<string, unknown>) => {
+    expect(path).toBe('values');
+    const attribute = String(params?.attribute);
+    const answer: ValuesResponse = {
+      attribute: attribute as ValuesResponse['attribute'],
+      values: values[attribute] ?? [],
+      truncated,
+    };
+    return answer;
+  });
+}
+
+function openSelect(label: string) {
+  fireEvent.keyDown(screen.getByLabelText(label), { key: 'ArrowDown' });
+}
+
+/** Types into a filter select and presses Enter: creates a custom value. */
+function typeCustomValue(label: string, text: string) {
+  const input = screen.getByLabelText(label);
+  fireEvent.change(input, { target: { value: text } });
+  fireEvent.keyDown(input, { key: 'Enter' });
 }
 
 function chooseQueryType(optionText: string) {
@@ -42,6 +106,12 @@ function chooseQueryType(optionText: string) {
 }
 
 const SESSION_FILTER_LABELS = ['App service', 'App version', 'OS version', 'Device model', 'Network type', 'Endpoint'];
+
+beforeEach(() => {
+  getResource.mockReset();
+  getResource.mockResolvedValue({ values: [], truncated: false });
+  mockVariables = [];
+});
 
 describe('QueryEditor', () => {
   it('defaults to a sessions query with limit 100', () => {
@@ -92,13 +162,13 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalledTimes(1);
   });
 
-  it('edits every text filter, errorsOnly and minDurationMs', () => {
+  it('edits every filter (typed values), errorsOnly and minDurationMs', async () => {
     const { last, onRunQuery } = setup();
-    SESSION_FILTER_LABELS.forEach((label, i) => {
-      fireEvent.change(screen.getByLabelText(label), { target: { value: `v${i}` } });
-    });
+    SESSION_FILTER_LABELS.forEach((label, i) => typeCustomValue(label, `v${i}`));
+    // Each chosen filter value runs the query.
+    expect(onRunQuery).toHaveBeenCalledTimes(SESSION_FILTER_LABELS.length);
     fireEvent.click(screen.getByLabelText('Errors only'));
-    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    expect(onRunQuery).toHaveBeenCalledTimes(SESSION_FILTER_LABELS.length + 1);
     fireEvent.change(screen.getByLabelText('Min duration (ms)'), { target: { value: '250' } });
 
     expect(last()).toEqual({
@@ -114,6 +184,8 @@ describe('QueryEditor', () => {
       errorsOnly: true,
       minDurationMs: 250,
     });
+    // Typing opened each select, which loaded its values: let those loads settle.
+    await act(async () => {});
   });
 
   it('flags a negative min duration', () => {
@@ -162,5 +234,204 @@ describe('clampLimit', () => {
     expect(clampLimit('abc')).toBe(100);
     expect(clampLimit('  ')).toBe(100);
     expect(clampLimit('Infinity')).toBe(100);
+  });
+});
+
+describe('QueryEditor filter selects', () => {
+  it('load nothing until a select opens', () => {
+    setup();
+    expect(getResource).not.toHaveBeenCalled();
+  });
+
+  it('load the options from the values route for the panel time range when opened', async () => {
+    serveValues({ appVersion: ['2.4.1', '2.4.2'] });
+    const { last, onRunQuery } = setup();
+
+    openSelect('App version');
+    expect(getResource).toHaveBeenCalledTimes(1);
+    expect(getResource).toHaveBeenCalledWith(
+      'values',
+      { attribute: 'appVersion', from: FROM, to: TO },
+      { showErrorAlert: false }
+    );
+    const listbox = await screen.findByRole('listbox');
+    expect(await within(listbox).findByText('2.4.2')).toBeInTheDocument();
+    fireEvent.click(within(listbox).getByText('2.4.2'));
+
+    expect(last().appVersion).toBe('2.4.2');
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    expect(screen.getByText('2.4.2')).toBeInTheDocument();
+  });
+
+  it('each filter asks for its own attribute', async () => {
+    serveValues({});
+    setup();
+    const attributes = ['appService', 'appVersion', 'osVersion', 'deviceModel', 'networkType', 'endpoint'];
+    for (const label of SESSION_FILTER_LABELS) {
+      openSelect(label);
+      fireEvent.keyDown(screen.getByLabelText(label), { key: 'Escape' });
+    }
+    await waitFor(() => expect(getResource).toHaveBeenCalledTimes(6));
+    expect(getResource.mock.calls.map((c) => (c[1] as { attribute: string }).attribute)).toEqual(attributes);
+  });
+
+  it('show the loading state while the route answers', async () => {
+    let answer: (v: ValuesResponse) => void = () => {};
+    getResource.mockImplementation(() => new Promise((resolve) => (answer = resolve)));
+    setup();
+
+    openSelect('Endpoint');
+    expect(await screen.findByText('Loading values…')).toBeInTheDocument();
+
+    await act(async () => answer({ attribute: 'endpoint', values: ['/api/checkout'], truncated: false }));
+    expect(screen.queryByText('Loading values…')).not.toBeInTheDocument();
+    expect(within(screen.getByRole('listbox')).getByText('/api/checkout')).toBeInTheDocument();
+  });
+
+  it('load once per time range and again when the range changes', async () => {
+    serveValues({ deviceModel: ['iPhone15,2'] });
+    const { setRange } = setup();
+
+    const listed = async () => within(await screen.findByRole('listbox')).findByText('iPhone15,2');
+
+    openSelect('Device model');
+    await listed();
+    fireEvent.keyDown(screen.getByLabelText('Device model'), { key: 'Escape' });
+    openSelect('Device model');
+    await listed();
+    expect(getResource).toHaveBeenCalledTimes(1);
+    fireEvent.keyDown(screen.getByLabelText('Device model'), { key: 'Escape' });
+
+    setRange(timeRange(FROM + 60_000, TO + 60_000));
+    openSelect('Device model');
+    await listed();
+    expect(getResource).toHaveBeenCalledTimes(2);
+    expect(getResource).toHaveBeenLastCalledWith(
+      'values',
+      { attribute: 'deviceModel', from: FROM + 60_000, to: TO + 60_000 },
+      { showErrorAlert: false }
+    );
+  });
+
+  it('keep a custom value, such as a template variable, that is not among the options', async () => {
+    serveValues({ appService: ['ios-app'] });
+    const { last, onRunQuery } = setup();
+
+    typeCustomValue('App service', '$service');
+    expect(last().appService).toBe('$service');
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    // The value stays on screen although the route never listed it.
+    await waitFor(() => expect(getResource).toHaveBeenCalled());
+    expect(screen.getByText('$service')).toBeInTheDocument();
+  });
+
+  it('show a stored value that is not among the options without loading anything', () => {
+    setup({ refId: 'A', queryType: 'sessions', networkType: '$net', endpoint: '/api/legacy' });
+    expect(screen.getByText('$net')).toBeInTheDocument();
+    expect(screen.getByText('/api/legacy')).toBeInTheDocument();
+    expect(getResource).not.toHaveBeenCalled();
+  });
+
+  it('offer the dashboard variables as options', async () => {
+    mockVariables = [{ name: 'version' }];
+    serveValues({ appVersion: ['2.4.1'] });
+    const { last } = setup();
+
+    openSelect('App version');
+    const listbox = await screen.findByRole('listbox');
+    await within(listbox).findByText('2.4.1');
+    fireEvent.click(within(listbox).getByText('$version'));
+    expect(last().appVersion).toBe('$version');
+  });
+
+  it('can be cleared, removing the filter', () => {
+    const { last, onRunQuery } = setup({ refId: 'A', queryType: 'sessions', osVersion: '17.5' });
+    // (The clear icon's handlers are lost to the test's react-inlinesvg mock; Backspace clears the same way.)
+    fireEvent.keyDown(screen.getByLabelText('OS version'), { key: 'Backspace' });
+    expect(last().osVersion).toBeUndefined();
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+  });
+
+  it('show a route error inline, keep custom values working and retry on the next open', async () => {
+    getResource.mockRejectedValueOnce({
+      status: 502,
+      data: { error: 'traces store jaeger: connection refused' },
+    });
+    const { last } = setup();
+
+    openSelect('Network type');
+    expect(
+      await screen.findByText('Could not load network type values: traces store jaeger: connection refused')
+    ).toBeInTheDocument();
+
+    typeCustomValue('Network type', 'wifi');
+    expect(last().networkType).toBe('wifi');
+
+    // Opening again retries; the error goes away once the route answers.
+    serveValues({ networkType: ['cellular', 'wifi'] });
+    fireEvent.keyDown(screen.getByLabelText('Network type'), { key: 'Escape' });
+    openSelect('Network type');
+    await screen.findByText('cellular');
+    expect(screen.queryByText(/Could not load network type values/)).not.toBeInTheDocument();
+    expect(getResource).toHaveBeenCalledTimes(2);
+  });
+
+  it('say when the route returned only part of the values', async () => {
+    serveValues({ endpoint: ['/a', '/b'] }, true);
+    setup();
+    openSelect('Endpoint');
+    expect(await screen.findByText('Only the first 2 values are listed: type to use another')).toBeInTheDocument();
+  });
+});
+
+describe('QueryEditor ID validation', () => {
+  const VALID_SESSION = '0af7651916cd43dd8448eb211c80319c';
+
+  it.each([
+    ['', undefined],
+    [VALID_SESSION, undefined],
+    [`  ${VALID_SESSION} `, undefined],
+    ['$session', undefined],
+    ['${session}', undefined],
+    ['[[session]]', undefined],
+    ['0AF7651916CD43DD8448EB211C80319C', 'Session IDs are lowercase: use 0-9 and a-f only'],
+    ['abc123', 'A session ID is 32 lowercase hex characters; this has 6. Or use a variable such as $session'],
+    ['0'.repeat(32), 'The all-zero session ID is not valid'],
+    ['session-42', 'A session ID is 32 lowercase hex characters (0-9, a-f), or a variable such as $session'],
+  ])('session ID %p → %p', (typed, message) => {
+    setup({ refId: 'A', queryType: 'sessionTimeline' });
+    fireEvent.change(screen.getByLabelText('Session ID'), { target: { value: typed } });
+    if (message) {
+      expect(screen.getByRole('alert')).toHaveTextContent(message);
+    } else {
+      expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    }
+  });
+
+  it('shows the session ID message for a stored query too', () => {
+    setup({ refId: 'A', queryType: 'sessionTimeline', sessionId: 'nope' });
+    expect(
+      screen.getByText('A session ID is 32 lowercase hex characters (0-9, a-f), or a variable such as $session')
+    ).toBeInTheDocument();
+  });
+
+  it.each([
+    ['', undefined],
+    ['4bf92f3577b34da6a3ce929d0e0e4736', undefined],
+    ['4BF92F3577B34DA6A3CE929D0E0E4736', undefined],
+    ['a3ce929d0e0e4736', undefined],
+    ['$trace', undefined],
+    ['0'.repeat(16), 'The all-zero trace ID is not valid'],
+    ['4bf92f3577b34da6', undefined],
+    ['4bf92f35', 'A trace ID is 32 or 16 hex characters; this has 8. Or use a variable such as $trace'],
+    ['trace:4bf92f', 'A trace ID is 32 or 16 hex characters (0-9, a-f), or a variable such as $trace'],
+  ])('trace ID %p → %p', (typed, message) => {
+    setup({ refId: 'A', queryType: 'traceToSession' });
+    fireEvent.change(screen.getByLabelText('Trace ID'), { target: { value: typed } });
+    if (message) {
+      expect(screen.getByRole('alert')).toHaveTextContent(message);
+    } else {
+      expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    }
   });
 });

@@ -1,9 +1,11 @@
 import React, { ChangeEvent, useState } from 'react';
-import { QueryEditorProps, SelectableValue } from '@grafana/data';
+import { QueryEditorProps, SelectableValue, TimeRange } from '@grafana/data';
 import { InlineField, InlineFieldRow, InlineSwitch, Input, Select, Stack } from '@grafana/ui';
 
+import { AttributeSelect } from './AttributeSelect';
 import { DataSource } from '../datasource';
 import { DEFAULT_LIMIT, MAX_LIMIT, SessionTextFilter, StitchJsonData, StitchQuery, StitchQueryType } from '../types';
+import { sessionIdError, traceIdError } from '../validation';
 
 export type Props = QueryEditorProps<DataSource, StitchQuery, StitchJsonData>;
 
@@ -44,7 +46,7 @@ function isValidLimit(raw: string): boolean {
   return Number.isInteger(n) && n >= 1 && n <= MAX_LIMIT;
 }
 
-export function QueryEditor({ query, onChange, onRunQuery }: Props) {
+export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: Props) {
   const queryType: StitchQueryType = query.queryType ?? 'sessions';
   // Several Stitch queries can share a panel editor: keep element ids unique per query row.
   const idPrefix = `stitch-query-${query.refId}`;
@@ -56,12 +58,14 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
     }
   };
 
-  const textProps = (field: SessionTextFilter | 'sessionId' | 'traceId') => ({
+  const textProps = (field: 'sessionId' | 'traceId') => ({
     id: `${idPrefix}-${field}`,
     value: query[field] ?? '',
     onChange: (e: ChangeEvent<HTMLInputElement>) => update({ [field]: e.currentTarget.value }),
     onBlur: () => onRunQuery(),
   });
+  const sessionIdProblem = sessionIdError(query.sessionId);
+  const traceIdProblem = traceIdError(query.traceId);
 
   return (
     <Stack direction="column" gap={0}>
@@ -84,21 +88,34 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
           query={query}
           update={update}
           onRunQuery={onRunQuery}
-          textProps={textProps}
+          datasource={datasource}
+          range={range}
         />
       )}
 
       {queryType === 'sessionTimeline' && (
         <InlineFieldRow>
-          <InlineField label="Session ID" labelWidth={LABEL_WIDTH} tooltip="Template variables such as $session work">
-            <Input width={48} placeholder="session id or $session" {...textProps('sessionId')} />
+          <InlineField
+            label="Session ID"
+            labelWidth={LABEL_WIDTH}
+            tooltip="32 lowercase hex characters; template variables such as $session work"
+            invalid={sessionIdProblem !== undefined}
+            error={sessionIdProblem}
+          >
+            <Input width={48} placeholder="32 hex characters or $session" {...textProps('sessionId')} />
           </InlineField>
         </InlineFieldRow>
       )}
 
       {queryType === 'traceToSession' && (
         <InlineFieldRow>
-          <InlineField label="Trace ID" labelWidth={LABEL_WIDTH} tooltip="Template variables such as $trace work">
+          <InlineField
+            label="Trace ID"
+            labelWidth={LABEL_WIDTH}
+            tooltip="32 or 16 hex characters; template variables such as $trace work"
+            invalid={traceIdProblem !== undefined}
+            error={traceIdProblem}
+          >
             <Input width={48} placeholder="32 hex characters or $trace" {...textProps('traceId')} />
           </InlineField>
         </InlineFieldRow>
@@ -112,15 +129,11 @@ interface SessionsFieldsProps {
   query: StitchQuery;
   update: (patch: Partial<StitchQuery>, run?: boolean) => void;
   onRunQuery: () => void;
-  textProps: (field: SessionTextFilter) => {
-    id: string;
-    value: string;
-    onChange: (e: ChangeEvent<HTMLInputElement>) => void;
-    onBlur: () => void;
-  };
+  datasource: DataSource;
+  range?: TimeRange;
 }
 
-function SessionsFields({ idPrefix, query, update, onRunQuery, textProps }: SessionsFieldsProps) {
+function SessionsFields({ idPrefix, query, update, onRunQuery, datasource, range }: SessionsFieldsProps) {
   const minDuration = query.minDurationMs;
   const minDurationInvalid = minDuration !== undefined && (!Number.isFinite(minDuration) || minDuration < 0);
 
@@ -128,9 +141,18 @@ function SessionsFields({ idPrefix, query, update, onRunQuery, textProps }: Sess
     <>
       <InlineFieldRow>
         {TEXT_FILTERS.map(({ field, label, placeholder }) => (
-          <InlineField key={field} label={label} labelWidth={LABEL_WIDTH}>
-            <Input width={24} placeholder={placeholder} {...textProps(field)} />
-          </InlineField>
+          <AttributeSelect
+            key={field}
+            id={`${idPrefix}-${field}`}
+            label={label}
+            labelWidth={LABEL_WIDTH}
+            attribute={field}
+            placeholder={placeholder}
+            value={query[field]}
+            datasource={datasource}
+            range={range}
+            onChange={(value) => update({ [field]: value }, true)}
+          />
         ))}
       </InlineFieldRow>
       <InlineFieldRow>

@@ -32,7 +32,7 @@ var (
 
 // sharedWorld runs one small world for all engine tests of this run, with a
 // fresh seed so its IDs never collide with data already in a reused stack.
-func sharedWorld(t *testing.T) *demoworld.GroundTruth {
+func sharedWorld(t testing.TB) *demoworld.GroundTruth {
 	t.Helper()
 	engineWorldOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -59,7 +59,7 @@ func worldRange(gt *demoworld.GroundTruth) (time.Time, time.Time) {
 	return gt.Run.Started.Add(-10 * time.Minute), gt.Run.Finished.Add(10 * time.Minute)
 }
 
-func worldQuery(t *testing.T, gt *demoworld.GroundTruth, model map[string]any) backend.DataQuery {
+func worldQuery(t testing.TB, gt *demoworld.GroundTruth, model map[string]any) backend.DataQuery {
 	from, to := worldRange(gt)
 	q, err := pluginharness.Query("A", model, from, to)
 	require.NoError(t, err)

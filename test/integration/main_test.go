@@ -79,7 +79,7 @@ func stackSettings() map[string]any {
 	}
 }
 
-func newInstance(t *testing.T, jsonData map[string]any, secure map[string]string) pluginharness.Instance {
+func newInstance(t testing.TB, jsonData map[string]any, secure map[string]string) pluginharness.Instance {
 	t.Helper()
 	inst, err := pluginharness.NewInstance(jsonData, secure)
 	if err != nil {
