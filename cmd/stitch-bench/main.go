@@ -22,6 +22,17 @@ import (
 var pairs = []struct{ name, subject, reference, target string }{
 	{"join + frames vs OTLP protobuf decode, 10^4 spans", "BenchmarkJoinAndFrames/spans=10000", "BenchmarkDecodeOTLP/spans=10000", "≤ 1.0×"},
 	{"join + frames vs OTLP protobuf decode, 10^5 spans", "BenchmarkJoinAndFrames/spans=100000", "BenchmarkDecodeOTLP/spans=100000", "≤ 1.0×"},
+	{"sessionTimeline through the plugin over gRPC vs the same store calls made directly", "BenchmarkSessionTimeline/plugin", "BenchmarkSessionTimeline/direct", "≤ 1.15×"},
+	{"manual way (search, each trace, logs per trace, sequential) vs the plugin", "BenchmarkSessionTimeline/manual", "BenchmarkSessionTimeline/plugin", "≥ 3×"},
+	{"sessions query, 10³ vs 10² sessions in the store", "BenchmarkSessionsGrowth/sessions=1000", "BenchmarkSessionsGrowth/sessions=100", "growth, reported"},
+	{"sessions query, 10⁴ vs 10³ sessions in the store", "BenchmarkSessionsGrowth/sessions=10000", "BenchmarkSessionsGrowth/sessions=1000", "bounded (≤ 1000 traces read per service)"},
+}
+
+// runs are the benchmark commands; the integration one starts (or reuses)
+// the real stack and sends a small demo world first.
+var runs = [][]string{
+	{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "BENCHTIME", "./pkg/correlation/"},
+	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionTimeline|SessionsGrowth", "-benchtime", "20x", "-timeout", "30m", "./test/integration/"},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
@@ -31,19 +42,27 @@ func main() {
 	benchtime := flag.String("benchtime", "2s", "go test -benchtime")
 	flag.Parse()
 
-	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", *benchtime, "./pkg/correlation/"}
-	fmt.Println("go", strings.Join(args, " "))
-	cmd := exec.Command("go", args...)
 	var buf bytes.Buffer
-	cmd.Stdout = &buf
-	cmd.Stderr = os.Stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		fmt.Fprint(os.Stderr, buf.String())
-		fmt.Fprintln(os.Stderr, "stitch-bench:", err)
-		os.Exit(1)
+	for _, args := range runs {
+		for i, a := range args {
+			if a == "BENCHTIME" {
+				args[i] = *benchtime
+			}
+		}
+		fmt.Println("go", strings.Join(args, " "))
+		var one bytes.Buffer
+		cmd := exec.Command("go", args...)
+		cmd.Stdout = &one
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprint(os.Stderr, one.String())
+			fmt.Fprintln(os.Stderr, "stitch-bench:", err)
+			os.Exit(1)
+		}
+		fmt.Print(one.String())
+		buf.Write(one.Bytes())
 	}
-	fmt.Print(buf.String())
 
 	metrics := map[string]map[string]float64{}
 	var cpu string

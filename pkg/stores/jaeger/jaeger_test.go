@@ -115,3 +115,32 @@ func TestSearchTracesFansOutAndMerges(t *testing.T) {
 	require.Len(t, res.Warnings, 1)
 	assert.Contains(t, res.Warnings[0], `service "broken"`)
 }
+
+// No attribute key or value can add, drop or change a filter of Jaeger's
+// tags parameter: the JSON object decodes back to exactly the input.
+func FuzzTagsParam(f *testing.F) {
+	for _, v := range []string{`x","service.name":"y`, `\"`, "}{", "new\nline", "ü", ""} {
+		f.Add("session.id", v)
+	}
+	f.Fuzz(func(t *testing.T, key, value string) {
+		p, err := tagsParam([]telemetry.KV{{Key: key, Value: value}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back map[string]string
+		if err := json.Unmarshal([]byte(p), &back); err != nil {
+			t.Fatalf("%q: %v", p, err)
+		}
+		// JSON replaces invalid UTF-8 with U+FFFD; compare with that.
+		roundTrip := func(s string) string {
+			b, _ := json.Marshal(s)
+			var out string
+			_ = json.Unmarshal(b, &out)
+			return out
+		}
+		wantKey, wantValue := roundTrip(key), roundTrip(value)
+		if len(back) != 1 || back[wantKey] != wantValue {
+			t.Fatalf("%q %q -> %v", key, value, back)
+		}
+	})
+}
