@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/stitch-observability/stitch/pkg/correlation"
@@ -12,8 +13,13 @@ import (
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
-// tracesForSessionList bounds the traces a sessions query reads.
-const tracesForSessionList = 1000
+// tracesForSessionList bounds the traces a sessions query reads;
+// tracesFetchedForSessionList bounds those fetched by ID when the store's
+// search returns only matching spans.
+const (
+	tracesForSessionList        = 1000
+	tracesFetchedForSessionList = 200
+)
 
 // SessionsResult is the sessions list and what was cut or failed.
 type SessionsResult struct {
@@ -56,7 +62,16 @@ func (e *Engine) Sessions(ctx context.Context, q query.Sessions, from, to time.T
 	if sr.Truncated {
 		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("sessions built from the %d most recent matching traces per service; narrow the time range or filter to see older sessions", tracesForSessionList)})
 	}
-	all := correlation.SummarizeSessions(sr.Traces)
+	var mu sync.Mutex
+	traces, err := e.complete(ctx, sr, from, to, tracesFetchedForSessionList, func(n Notice) {
+		mu.Lock()
+		res.Notices = append(res.Notices, n)
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	all := correlation.SummarizeSessions(traces)
 	minDur := time.Duration(q.MinDurationMs * float64(time.Millisecond))
 	for _, s := range all {
 		// A store returns whole traces; a session only counts when its own
@@ -141,11 +156,15 @@ func (e *Engine) Endpoints(ctx context.Context, from, to time.Time, limit int) (
 	if err != nil {
 		return nil, err
 	}
+	traces, err := e.complete(ctx, sr, from, to, tracesFetchedForSessionList, func(Notice) {})
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	var out []string
-	for ti := range sr.Traces {
-		for si := range sr.Traces[ti].Spans {
-			s := &sr.Traces[ti].Spans[si]
+	for ti := range traces {
+		for si := range traces[ti].Spans {
+			s := &traces[ti].Spans[si]
 			v := s.Attr(schema.AttrURLTemplate)
 			if v == "" || seen[v] || !correlation.IsDeviceSpan(s) || s.Kind != telemetry.KindClient {
 				continue

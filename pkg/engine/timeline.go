@@ -163,13 +163,25 @@ func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to t
 	if sr.Truncated {
 		notice(Notice{Text: fmt.Sprintf("traces capped at %d for this session; narrow the time range to see the rest", e.Limits.TracesPerSession)})
 	}
+	return e.complete(ctx, sr, from, to, len(sr.Traces), notice)
+}
+
+// complete returns the search's traces whole: a store that returns only the
+// matching spans of each trace (Tempo) has the first max of them fetched by
+// ID, concurrently with a bound.
+func (e *Engine) complete(ctx context.Context, sr stores.TraceSearchResult, from, to time.Time, max int, notice func(Notice)) ([]telemetry.Trace, error) {
 	if sr.Complete {
 		return sr.Traces, nil
 	}
-	out := make([]telemetry.Trace, len(sr.Traces))
+	traces := sr.Traces
+	if len(traces) > max {
+		notice(Notice{Text: fmt.Sprintf("%d traces found; the %d most recent are read in full", len(traces), max)})
+		traces = traces[:max]
+	}
+	out := make([]telemetry.Trace, len(traces))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.Limits.FetchConcurrency)
-	for i, t := range sr.Traces {
+	for i, t := range traces {
 		safego.Go(g, func() error {
 			full, err := e.Traces.Trace(gctx, t.TraceID, from, to)
 			if err != nil {

@@ -173,6 +173,8 @@ func (s *Store) SearchLogs(ctx context.Context, q stores.LogSearch) (stores.LogS
 		if err != nil {
 			return res, s.client.NotTheAPI(queryRangePath, nil, err)
 		}
+		// Streams come one after the other: order by time before any cut.
+		sort.SliceStable(records, func(i, j int) bool { return records[i].Time.Before(records[j].Time) })
 		if len(records) > remaining || (len(records) == ask && ask == remaining) {
 			// More than asked for, or exactly Loki's maximum with no room to
 			// see whether more exist: the cap cut.

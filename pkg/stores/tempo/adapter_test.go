@@ -3,7 +3,9 @@ package tempo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/stores/contracttest"
 	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
@@ -33,7 +36,7 @@ func sessionSearch(limit int) stores.TraceSearch {
 }
 
 func TestSearchTracesSessionContract(t *testing.T) {
-	d := newTempoContractDouble(t, "search_session.json")
+	d := contracttest.NewDouble(t, "tempo", "search_session.json")
 	res, err := newStore(t, d.URL).SearchTraces(context.Background(), sessionSearch(500))
 	require.NoError(t, err)
 	assert.False(t, res.Complete, "span sets are not whole traces")
@@ -41,11 +44,11 @@ func TestSearchTracesSessionContract(t *testing.T) {
 	require.Len(t, res.Traces, 2)
 	assert.Equal(t, "0af7651916cd43dd8448eb211c80319c", res.Traces[1].TraceID, "a dropped leading zero is restored")
 	assert.Equal(t, fixtureSession, res.Traces[0].Spans[0].Attr("session.id"))
-	checkGolden(t, "search_session.json", res)
+	contracttest.CheckGolden(t, "search_session.json", res)
 }
 
 func TestSearchTracesFiltersAreScopedByTheSchema(t *testing.T) {
-	d := newTempoContractDouble(t, "search_filters.json")
+	d := contracttest.NewDouble(t, "tempo", "search_filters.json")
 	res, err := newStore(t, d.URL).SearchTraces(context.Background(), stores.TraceSearch{
 		Attributes: []telemetry.KV{
 			{Key: "service.name", Value: "stitch-ios"},
@@ -60,16 +63,16 @@ func TestSearchTracesFiltersAreScopedByTheSchema(t *testing.T) {
 	assert.Equal(t, "stitch-ios", sp.Resource.Value("service.name"), "a resource attribute lands on the resource")
 	assert.Equal(t, "stitch-ios", sp.Service)
 	assert.Equal(t, "502", sp.Attributes.Value("http.response.status_code"))
-	assert.True(t, res.Truncated == false)
+	assert.False(t, res.Truncated)
 }
 
 func TestSearchTracesSplitsRangesLongerThanTempoAllows(t *testing.T) {
-	d := newTempoContractDouble(t, "search_window_recent.json", "search_window_older.json")
+	d := contracttest.NewDouble(t, "tempo", "search_window_recent.json", "search_window_older.json")
 	q := sessionSearch(10)
 	q.Start, q.End = fixtureT0.Add(-200*time.Hour), fixtureT0
 	res, err := newStore(t, d.URL).SearchTraces(context.Background(), q)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"search_window_older.json", "search_window_recent.json"}, d.used())
+	assert.Equal(t, []string{"search_window_older.json", "search_window_recent.json"}, d.Used())
 	require.Len(t, res.Traces, 2)
 	assert.Len(t, res.Traces[0].Spans, 2, "the spans of a trace found in both windows are merged")
 	assert.Equal(t, "1b1ba462b409200d1b1ba462b409200d", res.Traces[1].TraceID, "older Tempo's single spanSet is read too")
@@ -88,19 +91,25 @@ func TestSearchTracesClampsVeryLongRangesWithAWarning(t *testing.T) {
 }
 
 func TestSearchTracesTruncatedAtTheLimit(t *testing.T) {
-	d := newTempoContractDouble(t, "search_window_recent.json")
-	q := sessionSearch(1)
-	q.Start, q.End = fixtureT0.Add(-168*time.Hour), fixtureT0
-	// The contract asks for limit 10; this search asks 1: the double refuses
-	// a drifted limit, so ask the contract's way and cut after.
-	q.Limit = 10
+	d := contracttest.NewDouble(t, "tempo", "search_session_limit.json")
+	res, err := newStore(t, d.URL).SearchTraces(context.Background(), sessionSearch(2))
+	require.NoError(t, err)
+	assert.True(t, res.Truncated, "Tempo returned as many traces as asked for")
+	assert.Len(t, res.Traces, 2)
+}
+
+func TestSearchTracesEmptyAnswer(t *testing.T) {
+	d := contracttest.NewDouble(t, "tempo", "search_empty.json")
+	q := sessionSearch(0)
+	q.Attributes[0].Value = "ffffffffffffffffffffffffffffffff"
 	res, err := newStore(t, d.URL).SearchTraces(context.Background(), q)
 	require.NoError(t, err)
-	assert.False(t, res.Truncated, "1 trace for a limit of 10")
+	assert.Empty(t, res.Traces)
+	assert.False(t, res.Truncated)
 }
 
 func TestSearchTracesErrorCarriesTempoMessage(t *testing.T) {
-	d := newTempoContractDouble(t, "search_range_refused.json")
+	d := contracttest.NewDouble(t, "tempo", "search_range_refused.json")
 	_, err := newStore(t, d.URL).SearchTraces(context.Background(), sessionSearch(0))
 	require.Error(t, err)
 	var se *storehttp.Error
@@ -112,7 +121,7 @@ func TestSearchTracesErrorCarriesTempoMessage(t *testing.T) {
 }
 
 func TestSearchTracesRefusesBadInputBeforeAsking(t *testing.T) {
-	d := newTempoContractDouble(t)
+	d := contracttest.NewDouble(t, "tempo")
 	st := newStore(t, d.URL)
 	for _, attrs := range [][]telemetry.KV{
 		{{Key: "http.response.status_code", Value: "five hundred"}},
@@ -126,7 +135,7 @@ func TestSearchTracesRefusesBadInputBeforeAsking(t *testing.T) {
 }
 
 func TestTraceV2Complete(t *testing.T) {
-	d := newTempoContractDouble(t, "trace_v2_complete.json")
+	d := contracttest.NewDouble(t, "tempo", "trace_v2_complete.json")
 	tr, err := newStore(t, d.URL).Trace(context.Background(), contractTrace, contractStart, contractEnd)
 	require.NoError(t, err)
 	assert.False(t, tr.Partial)
@@ -136,11 +145,11 @@ func TestTraceV2Complete(t *testing.T) {
 	assert.Equal(t, telemetry.StatusError, client.StatusCode)
 	assert.Equal(t, "00f067aa0ba90201", client.ParentSpanID)
 	assert.Equal(t, "iPhone15,2", client.Resource.Value("device.model.identifier"))
-	checkGolden(t, "trace_v2_complete.json", tr)
+	contracttest.CheckGolden(t, "trace_v2_complete.json", tr)
 }
 
 func TestTraceV2PartialCarriesTempoMessage(t *testing.T) {
-	d := newTempoContractDouble(t, "trace_v2_partial.json")
+	d := contracttest.NewDouble(t, "tempo", "trace_v2_partial.json")
 	tr, err := newStore(t, d.URL).Trace(context.Background(), contractTrace, contractStart, contractEnd)
 	require.NoError(t, err)
 	assert.True(t, tr.Partial)
@@ -149,12 +158,12 @@ func TestTraceV2PartialCarriesTempoMessage(t *testing.T) {
 }
 
 func TestTraceFallsBackToV1WhereV2IsMissing(t *testing.T) {
-	d := newTempoContractDouble(t, "trace_v2_route_missing.json", "trace_v1.json")
+	d := contracttest.NewDouble(t, "tempo", "trace_v2_route_missing.json", "trace_v1.json")
 	st := newStore(t, d.URL)
 	tr, err := st.Trace(context.Background(), contractTrace, contractStart, contractEnd)
 	require.NoError(t, err)
 	// The same OTLP trace, read from v1's unwrapped body, converts the same.
-	checkGolden(t, "trace_v2_complete.json", tr)
+	contracttest.CheckGolden(t, "trace_v2_complete.json", tr)
 	assert.True(t, st.noV2.Load(), "v2 is not asked again")
 	_, err = st.Trace(context.Background(), contractTrace, contractStart, contractEnd)
 	require.NoError(t, err)
@@ -166,7 +175,7 @@ func TestTraceNotFound(t *testing.T) {
 		"v2 with no spans": {"trace_v2_empty.json"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := newTempoContractDouble(t, contracts...)
+			d := contracttest.NewDouble(t, "tempo", contracts...)
 			st := newStore(t, d.URL)
 			_, err := st.Trace(context.Background(), contractTrace, contractStart, contractEnd)
 			assert.ErrorIs(t, err, stores.ErrNotFound)
@@ -176,7 +185,7 @@ func TestTraceNotFound(t *testing.T) {
 }
 
 func TestTraceV1TooLargeIsAClearError(t *testing.T) {
-	d := newTempoContractDouble(t, "trace_v2_route_missing.json", "trace_v1_too_large.json")
+	d := contracttest.NewDouble(t, "tempo", "trace_v2_route_missing.json", "trace_v1_too_large.json")
 	_, err := newStore(t, d.URL).Trace(context.Background(), contractTrace, contractStart, contractEnd)
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, stores.ErrNotFound))
@@ -185,20 +194,31 @@ func TestTraceV1TooLargeIsAClearError(t *testing.T) {
 }
 
 func TestTraceRefusesAnInvalidID(t *testing.T) {
-	d := newTempoContractDouble(t)
+	d := contracttest.NewDouble(t, "tempo")
 	_, err := newStore(t, d.URL).Trace(context.Background(), "../../api/echo", contractStart, contractEnd)
 	require.Error(t, err)
 	assert.True(t, backend.IsDownstreamError(err))
 }
 
-func TestTraceNotProtobuf(t *testing.T) {
-	srv := tempoDouble(t, fixtureT0) // answers 404 on trace routes: not found, not a crash
+func TestTraceOnATempoWithoutTraceRoutes(t *testing.T) {
+	srv := tempoDouble(t, fixtureT0) // answers 404 on both trace routes
 	_, err := newStore(t, srv.URL).Trace(context.Background(), contractTrace, contractStart, contractEnd)
 	assert.ErrorIs(t, err, stores.ErrNotFound)
 }
 
+func TestTraceAnswerThatIsNotProtobuf(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"trace":{"resourceSpans":[]},"status":"COMPLETE"}`)
+	}))
+	defer srv.Close()
+	_, err := newStore(t, srv.URL).Trace(context.Background(), contractTrace, contractStart, contractEnd)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is not Tempo")
+}
+
 func TestTagValues(t *testing.T) {
-	d := newTempoContractDouble(t, "tag_values_session.json")
+	d := contracttest.NewDouble(t, "tempo", "tag_values_session.json")
 	vals, err := newStore(t, d.URL).TagValues(context.Background(), "session.id", contractStart, contractEnd, 50)
 	require.NoError(t, err)
 	assert.Equal(t, []string{fixtureSession, "0af7651916cd43dd8448eb211c80319c"}, vals, "deduplicated, in Tempo's order")
@@ -212,24 +232,24 @@ func sessionCountSearch(limit int) stores.TraceSearch {
 }
 
 func TestSessionCountsPushedDownAsTraceQLMetrics(t *testing.T) {
-	d := newTempoContractDouble(t, "metrics_session_counts.json")
+	d := contracttest.NewDouble(t, "tempo", "metrics_session_counts.json")
 	res, err := newStore(t, d.URL).SessionCounts(context.Background(), sessionCountSearch(2))
 	require.NoError(t, err)
 	assert.False(t, res.Approximate)
 	assert.True(t, res.Truncated, "3 sessions for a limit of 2")
 	assert.Equal(t, []SessionCount{{"0af7651916cd43dd8448eb211c80319c", 40}, {fixtureSession, 15}}, res.Sessions)
-	checkGolden(t, "session_counts_metrics.json", res)
+	contracttest.CheckGolden(t, "session_counts_metrics.json", res)
 }
 
 func TestSessionCountsFallBackToSearch(t *testing.T) {
-	d := newTempoContractDouble(t, "metrics_disabled.json", "search_session_counts_fallback.json")
+	d := contracttest.NewDouble(t, "tempo", "metrics_disabled.json", "search_session_counts_fallback.json")
 	res, err := newStore(t, d.URL).SessionCounts(context.Background(), sessionCountSearch(2))
 	require.NoError(t, err)
 	assert.True(t, res.Approximate)
 	require.NotEmpty(t, res.Warnings)
 	assert.Contains(t, res.Warnings[0], "TraceQL metrics are not enabled")
 	assert.Equal(t, []SessionCount{{fixtureSession, 2}, {"0af7651916cd43dd8448eb211c80319c", 1}}, res.Sessions)
-	checkGolden(t, "session_counts_fallback.json", res)
+	contracttest.CheckGolden(t, "session_counts_fallback.json", res)
 }
 
 func TestSplitWindows(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/stitch-observability/stitch/pkg/stores/contracttest"
 )
 
 // The binary fixtures of testdata/otlp are generated here, from OTLP built
@@ -170,7 +172,7 @@ func generatedFixtures(t *testing.T) map[string][]byte {
 func TestFixturesMatchTheirGenerator(t *testing.T) {
 	for name, want := range generatedFixtures(t) {
 		path := filepath.Join("testdata", name)
-		if *update {
+		if *contracttest.Update {
 			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 			require.NoError(t, os.WriteFile(path, want, 0o644))
 			continue

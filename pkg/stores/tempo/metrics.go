@@ -112,7 +112,7 @@ func (s *Store) metricsCounts(ctx context.Context, traceQL string, start, end ti
 			"step": {strconv.FormatInt(w.end-w.start, 10) + "s"},
 		}
 		var mr metricsResponse
-		if err := s.getJSON(ctx, metricsPath, params, "series", &mr); err != nil {
+		if err := s.getJSON(ctx, metricsPath, params, &mr, "series", "metrics"); err != nil {
 			return nil, nil, err
 		}
 		for _, series := range mr.Series {
@@ -145,7 +145,7 @@ func (s *Store) sessionCountsBySearch(ctx context.Context, q stores.TraceSearch,
 	if limit <= 0 || limit > maxSearchLimit {
 		limit = 1000
 	}
-	traces, truncated, warnings, err := s.search(ctx, traceQL, start, end, limit, nil)
+	traces, truncated, warnings, err := s.search(ctx, traceQL, start, end, limit)
 	if err != nil {
 		return res, err
 	}
@@ -157,8 +157,13 @@ func (s *Store) sessionCountsBySearch(ctx context.Context, q stores.TraceSearch,
 			}
 		}
 	}
-	res.Warnings = append([]string{fmt.Sprintf("TraceQL metrics unavailable (%v); counts come from a search of at most %d traces and %d spans per trace",
-		cause, limit, spansPerSpanSet)}, warnings...)
+	why := cause.Error()
+	var se *storehttp.Error
+	if errors.As(cause, &se) {
+		why = fmt.Sprintf("%s answered %d: %s", se.Path, se.StatusCode, se.Msg)
+	}
+	res.Warnings = append([]string{fmt.Sprintf("TraceQL metrics unavailable (%s); counts come from a search of at most %d traces and %d spans per trace",
+		why, limit, spansPerSpanSet)}, warnings...)
 	res.Sessions, res.Truncated = topSessions(counts, q.Limit)
 	res.Truncated = res.Truncated || truncated
 	return res, nil

@@ -18,6 +18,8 @@ func fromOTLP(traceID string, td ptrace.Traces) *telemetry.Trace {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
+		// The spans of one resource share its attribute slice (len == cap,
+		// so an append by a reader copies rather than writes through).
 		resource := attrs(rs.Resource().Attributes())
 		service := resource.Value(schema.AttrServiceName)
 		sss := rs.ScopeSpans()

@@ -97,19 +97,19 @@ func (v jsonAnyValue) String() string {
 type searchWindow struct{ start, end int64 }
 
 // splitWindows cuts [start, end] into ranges of at most maxLen, newest first
-// (sessions are searched from the most recent), and at most max of them;
-// clamped says that older time was left out.
-func splitWindows(start, end time.Time, maxLen time.Duration, max int) (windows []searchWindow, clamped bool) {
+// (sessions are searched from the most recent), and at most maxWindows of
+// them; clamped says that older time was left out.
+func splitWindows(start, end time.Time, maxLen time.Duration, maxWindows int) (windows []searchWindow, clamped bool) {
 	s, e := start.Unix(), ceilUnix(end)
 	if e <= s {
 		e = s + 1
 	}
 	step := int64(maxLen / time.Second)
 	for hi := e; hi > s; hi -= step {
-		if len(windows) == max {
+		if len(windows) == maxWindows {
 			return windows, true
 		}
-		windows = append(windows, searchWindow{start: max64(s, hi-step), end: hi})
+		windows = append(windows, searchWindow{start: max(s, hi-step), end: hi})
 	}
 	return windows, false
 }
@@ -120,13 +120,6 @@ func ceilUnix(t time.Time) int64 {
 		s++
 	}
 	return s
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // searchRange fills in a search's range when the caller left it open: Tempo
@@ -156,7 +149,7 @@ func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.
 	}
 	limit = min(limit, maxSearchLimit)
 	start, end := s.searchRange(q.Start, q.End)
-	found, truncated, warnings, err := s.search(ctx, traceQL, start, end, limit, nil)
+	found, truncated, warnings, err := s.search(ctx, traceQL, start, end, limit)
 	if err != nil {
 		return res, err
 	}
@@ -165,13 +158,8 @@ func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.
 }
 
 // search runs one TraceQL query over [start, end], split into Tempo's
-// longest window, newest window first, until limit traces are found. scopeOf
-// says where each returned attribute key belongs on the span (nil: by the
-// schema).
-func (s *Store) search(ctx context.Context, traceQL string, start, end time.Time, limit int, scopeOf func(string) Scope) (traces []telemetry.Trace, truncated bool, warnings []string, err error) {
-	if scopeOf == nil {
-		scopeOf = ScopeOf
-	}
+// longest window, newest window first, until limit traces are found.
+func (s *Store) search(ctx context.Context, traceQL string, start, end time.Time, limit int) (traces []telemetry.Trace, truncated bool, warnings []string, err error) {
 	windows, clamped := splitWindows(start, end, maxSearchWindow, maxSearchWindows)
 	if clamped {
 		oldest := time.Unix(windows[len(windows)-1].start, 0).UTC()
@@ -193,14 +181,14 @@ func (s *Store) search(ctx context.Context, traceQL string, start, end time.Time
 			"spss":  {strconv.Itoa(spansPerSpanSet)},
 		}
 		var sr searchResponse
-		if err := s.getJSON(ctx, searchPath, params, "traces", &sr); err != nil {
+		if err := s.getJSON(ctx, searchPath, params, &sr, "traces", "metrics"); err != nil {
 			return nil, false, nil, err
 		}
 		if len(sr.Traces) >= ask {
 			truncated = true
 		}
 		for _, st := range sr.Traces {
-			t, err := fromSearchTrace(st, scopeOf)
+			t, err := fromSearchTrace(st)
 			if err != nil {
 				return nil, false, nil, s.client.NotTheAPI(searchPath, nil, err)
 			}
@@ -218,9 +206,10 @@ func (s *Store) search(ctx context.Context, traceQL string, start, end time.Time
 	return traces, truncated, warnings, nil
 }
 
-// getJSON GETs a Tempo JSON answer that must carry the key want (an answer
-// without it is another API talking).
-func (s *Store) getJSON(ctx context.Context, path string, params url.Values, want string, out any) error {
+// getJSON GETs a Tempo JSON answer that must carry one of the keys want:
+// Tempo leaves empty fields out of its JSON (an empty search may be only
+// {"metrics":{}}), and an answer with none of them is another API talking.
+func (s *Store) getJSON(ctx context.Context, path string, params url.Values, out any, want ...string) error {
 	body, err := s.client.Get(ctx, path, params, "application/json")
 	if err != nil {
 		return err
@@ -229,15 +218,21 @@ func (s *Store) getJSON(ctx context.Context, path string, params url.Values, wan
 	if err := json.Unmarshal(body, &keys); err != nil {
 		return s.client.NotTheAPI(path, body, err)
 	}
-	if _, ok := keys[want]; !ok {
-		return s.client.NotTheAPI(path, body, fmt.Errorf("no %q field", want))
+	found := false
+	for _, k := range want {
+		_, ok := keys[k]
+		found = found || ok
+	}
+	if !found {
+		return s.client.NotTheAPI(path, body, fmt.Errorf("none of the fields %q", want))
 	}
 	return s.client.DecodeJSON(path, body, out)
 }
 
 // fromSearchTrace converts one search result: the spans of its span sets,
-// each attribute put on the span or its resource by scope.
-func fromSearchTrace(st searchTrace, scopeOf func(string) Scope) (telemetry.Trace, error) {
+// each returned attribute put on the span or on its resource by the schema's
+// scope (Tempo returns the matched attributes without their scope).
+func fromSearchTrace(st searchTrace) (telemetry.Trace, error) {
 	id, err := normalizeHexID(st.TraceID, 32)
 	if err != nil {
 		return telemetry.Trace{}, fmt.Errorf("trace ID: %w", err)
@@ -267,7 +262,7 @@ func fromSearchTrace(st searchTrace, scopeOf func(string) Scope) (telemetry.Trac
 			}
 			for _, kv := range js.Attributes {
 				v := telemetry.KV{Key: kv.Key, Value: kv.Value.String()}
-				if scopeOf(kv.Key) == ScopeResource {
+				if ScopeOf(kv.Key) == ScopeResource {
 					sp.Resource = append(sp.Resource, v)
 				} else {
 					sp.Attributes = append(sp.Attributes, v)

@@ -38,7 +38,7 @@ func (s *Store) TagValues(ctx context.Context, attr string, start, end time.Time
 		params.Set("limit", strconv.Itoa(limit))
 	}
 	var res tagValuesResponse
-	if err := s.getJSON(ctx, tagValuesPath+url.PathEscape(ref)+"/values", params, "tagValues", &res); err != nil {
+	if err := s.getJSON(ctx, tagValuesPath+url.PathEscape(ref)+"/values", params, &res, "tagValues", "metrics"); err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}

@@ -8,7 +8,6 @@ package tempo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -50,12 +49,9 @@ func (s *Store) CheckHealth(ctx context.Context) (string, error) {
 		"start": {strconv.FormatInt(end.Add(-time.Hour).Unix(), 10)},
 		"end":   {strconv.FormatInt(end.Unix(), 10)},
 	}
-	var res map[string]json.RawMessage
-	if err := s.client.GetJSON(ctx, "/api/search", q, &res); err != nil {
+	var res searchResponse
+	if err := s.getJSON(ctx, searchPath, q, &res, "traces", "metrics"); err != nil {
 		return "", err
-	}
-	if _, ok := res["traces"]; !ok {
-		return "", s.client.NotTheAPI("/api/search", nil, fmt.Errorf("no \"traces\" field"))
 	}
 	return "echo ok, TraceQL search ok", nil
 }

@@ -1,4 +1,10 @@
-package tempo
+// Package contracttest holds the contract fixtures machinery the Tempo and
+// Loki adapters are tested with (those stores cannot run here): request →
+// response pairs that follow the stores' API documentation, a test double
+// that answers only those pairs (and 400 for any other request shape, so an
+// adapter that drifts is caught), and golden files rewritten only on -update.
+// Test code only.
+package contracttest
 
 import (
 	"encoding/json"
@@ -16,14 +22,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// update rewrites the generated binary fixtures and the golden files. Off by
+// Update rewrites the generated binary fixtures and the golden files. Off by
 // default: a test run never changes testdata.
-var update = flag.Bool("update", false, "rewrite testdata fixtures and golden files")
+var Update = flag.Bool("update", false, "rewrite testdata fixtures and golden files")
 
-// contract is one request → response pair of testdata/contracts: the request
-// shape the adapter must send and the answer Tempo's documentation gives for
+// Contract is one request → response pair of testdata/contracts: the request
+// shape the adapter must send and the answer the store's documentation gives for
 // it. Doc names the documentation section the pair follows.
-type contract struct {
+type Contract struct {
 	Doc     string `json:"doc"`
 	Request struct {
 		Method  string            `json:"method"`
@@ -43,11 +49,12 @@ type contract struct {
 	body []byte
 }
 
-func loadContract(t *testing.T, name string) *contract {
+// Load reads testdata/contracts/name.
+func Load(t *testing.T, name string) *Contract {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "contracts", name))
 	require.NoError(t, err)
-	var c contract
+	var c Contract
 	require.NoError(t, json.Unmarshal(raw, &c), name)
 	require.NotEmpty(t, c.Doc, "%s names the documentation it follows", name)
 	c.name = name
@@ -65,7 +72,7 @@ func loadContract(t *testing.T, name string) *contract {
 
 // matches says whether r has exactly the contract's method, path and query
 // parameters (no more, no fewer), and carries its headers.
-func (c *contract) matches(r *http.Request) bool {
+func (c *Contract) matches(r *http.Request) bool {
 	method := c.Request.Method
 	if method == "" {
 		method = http.MethodGet
@@ -90,24 +97,25 @@ func (c *contract) matches(r *http.Request) bool {
 	return true
 }
 
-// tempoContractDouble is a test double of Tempo's HTTP API that answers only
-// the named contracts: a request of any other shape gets 400 (as Tempo does
-// for a request it cannot parse) and fails the test, so an adapter that
-// drifts from the documented requests is caught.
-type tempoContractDouble struct {
+// Double is a test double of a store's HTTP API that answers only the named
+// contracts: a request of any other shape gets 400 (as the store does for a
+// request it cannot parse) and fails the test, so an adapter that drifts
+// from the documented requests is caught.
+type Double struct {
 	*httptest.Server
 	mu     sync.Mutex
 	misses []string
 	hits   map[string]int
 }
 
-func newTempoContractDouble(t *testing.T, names ...string) *tempoContractDouble {
+// NewDouble serves the named contracts of testdata/contracts for store.
+func NewDouble(t *testing.T, store string, names ...string) *Double {
 	t.Helper()
-	var contracts []*contract
+	var contracts []*Contract
 	for _, n := range names {
-		contracts = append(contracts, loadContract(t, n))
+		contracts = append(contracts, Load(t, n))
 	}
-	d := &tempoContractDouble{hits: map[string]int{}}
+	d := &Double{hits: map[string]int{}}
 	d.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, c := range contracts {
 			if !c.matches(r) {
@@ -127,7 +135,7 @@ func newTempoContractDouble(t *testing.T, names ...string) *tempoContractDouble 
 		d.mu.Lock()
 		d.misses = append(d.misses, miss)
 		d.mu.Unlock()
-		http.Error(w, "tempo contract double: no documented request has this shape: "+miss, http.StatusBadRequest)
+		http.Error(w, store+" contract double: no documented request has this shape: "+miss, http.StatusBadRequest)
 	}))
 	t.Cleanup(func() {
 		d.Close()
@@ -140,8 +148,8 @@ func newTempoContractDouble(t *testing.T, names ...string) *tempoContractDouble 
 	return d
 }
 
-// used lists the contracts answered, sorted.
-func (d *tempoContractDouble) used() []string {
+// Used lists the contracts answered, sorted.
+func (d *Double) Used() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []string
@@ -152,20 +160,20 @@ func (d *tempoContractDouble) used() []string {
 	return out
 }
 
-// checkGolden compares v, as indented JSON, with testdata/golden/name;
+// CheckGolden compares v, as indented JSON, with testdata/golden/name;
 // -update rewrites the file.
-func checkGolden(t *testing.T, name string, v any) {
+func CheckGolden(t *testing.T, name string, v any) {
 	t.Helper()
 	got, err := json.MarshalIndent(v, "", "  ")
 	require.NoError(t, err)
 	got = append(got, '\n')
 	path := filepath.Join("testdata", "golden", name)
-	if *update {
+	if *Update {
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, got, 0o644))
 		return
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "golden file missing: run go test ./pkg/stores/tempo -update")
+	require.NoError(t, err, "golden file missing: rerun this package's tests with -update")
 	require.Equal(t, string(want), string(got), "converted model differs from %s (rerun with -update if the change is intended)", path)
 }
