@@ -23,6 +23,7 @@ type SessionSummary struct {
 	// Endpoints are the url.template values of the session's requests.
 	Endpoints       map[string]bool
 	deviceTraceIDs  map[string]bool
+	pairs           []*Request
 	backendTraceIDs map[string]bool
 }
 
@@ -47,6 +48,17 @@ func IsErrorRequest(s *telemetry.Span) bool {
 func SummarizeSessions(traces []telemetry.Trace) []*SessionSummary {
 	byID := map[string]*SessionSummary{}
 	backendTraces := map[string]bool{}
+	// A backend span's parent, for pairing client spans with the server
+	// span they caused (to put the session on the backend clock).
+	serverChild := map[SpanRef]*telemetry.Span{}
+	for ti := range traces {
+		for si := range traces[ti].Spans {
+			s := &traces[ti].Spans[si]
+			if !IsDeviceSpan(s) && s.ParentSpanID != "" {
+				serverChild[SpanRef{s.TraceID, s.ParentSpanID}] = s
+			}
+		}
+	}
 	for ti := range traces {
 		for si := range traces[ti].Spans {
 			s := &traces[ti].Spans[si]
@@ -90,11 +102,19 @@ func SummarizeSessions(traces []telemetry.Trace) []*SessionSummary {
 				if s.Duration > sum.SlowestRequest {
 					sum.SlowestRequest = s.Duration
 				}
+				if srv := serverChild[SpanRef{s.TraceID, s.SpanID}]; srv != nil {
+					sum.pairs = append(sum.pairs, &Request{Client: s, ServerRoot: srv})
+				}
 			}
 		}
 	}
 	out := make([]*SessionSummary, 0, len(byID))
 	for _, s := range byID {
+		// Start and end on the backend clock, like the timeline.
+		if off, n := EstimateClockOffset(s.pairs); n > 0 {
+			s.Start, s.End = s.Start.Add(-off), s.End.Add(-off)
+		}
+		s.pairs = nil
 		for id := range s.deviceTraceIDs {
 			if backendTraces[id] {
 				s.BackendTraces++
