@@ -190,3 +190,43 @@ func matchesFilters(s *correlation.SessionSummary, q query.Sessions) bool {
 	}
 	return q.Endpoint == "" || s.Endpoints[q.Endpoint]
 }
+
+// LatencyResult is the latency breakdown and what was cut or failed.
+type LatencyResult struct {
+	Groups  []*correlation.LatencyGroup
+	Notices []Notice
+}
+
+// LatencyBreakdown reads the app's requests in [from, to] (bounded, as the
+// sessions list) and splits their time into client, server and network.
+func (e *Engine) LatencyBreakdown(ctx context.Context, q query.LatencyBreakdown, from, to time.Time) (*LatencyResult, error) {
+	if e.Traces == nil {
+		return nil, ErrNoTraceStore
+	}
+	res := &LatencyResult{}
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range sr.Warnings {
+		res.Notices = append(res.Notices, Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
+	}
+	if sr.Truncated {
+		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("built from the %d most recent traces per service; narrow the time range for older requests", tracesForSessionList)})
+	}
+	var mu sync.Mutex
+	traces, err := e.complete(ctx, sr, from, to, tracesFetchedForSessionList, func(n Notice) {
+		mu.Lock()
+		res.Notices = append(res.Notices, n)
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Groups = correlation.LatencyBreakdown(traces, q.GroupBy)
+	if len(res.Groups) > q.Limit {
+		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("showing %d of %d groups (limit)", q.Limit, len(res.Groups))})
+		res.Groups = res.Groups[:q.Limit]
+	}
+	return res, nil
+}

@@ -145,6 +145,8 @@ func TestGoldenResponses(t *testing.T) {
 		"session_timeline":           `{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `"}`,
 		"trace_to_session":           `{"queryType":"traceToSession","traceId":"` + gid(1, 32) + `"}`,
 		"trace_to_session_not_found": `{"queryType":"traceToSession","traceId":"` + gid(9, 32) + `"}`,
+		"latency_by_endpoint":        `{"queryType":"latencyBreakdown"}`,
+		"latency_by_endpoint_device": `{"queryType":"latencyBreakdown","groupBy":["endpoint","deviceModel"]}`,
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -51,9 +51,12 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) (res backen
 		return d.sessionTimeline(ctx, q)
 	case query.TypeTraceToSession:
 		return d.traceToSession(ctx, q)
+	case query.TypeLatencyBreakdown:
+		return d.latencyBreakdown(ctx, q)
 	}
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
-		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose %s, %s or %s", qt, query.TypeSessions, query.TypeSessionTimeline, query.TypeTraceToSession))
+		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose %s, %s, %s or %s", qt,
+			query.TypeSessions, query.TypeSessionTimeline, query.TypeTraceToSession, query.TypeLatencyBreakdown))
 }
 
 func badRequest(err error) backend.DataResponse {
@@ -106,6 +109,20 @@ func (d *Datasource) traceToSession(ctx context.Context, q backend.DataQuery) ba
 		rows = append(rows, r.Session)
 	}
 	out := backend.DataResponse{Frames: data.Frames{frames.Sessions("session", rows, d.uid)}}
+	d.addNotices(out.Frames, r.Notices)
+	return out
+}
+
+func (d *Datasource) latencyBreakdown(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	lq, err := query.ParseLatencyBreakdown(q.JSON, correlation.GroupDimensions)
+	if err != nil {
+		return badRequest(err)
+	}
+	r, err := d.engine().LatencyBreakdown(ctx, lq, q.TimeRange.From, q.TimeRange.To)
+	if err != nil {
+		return d.failed(ctx, err)
+	}
+	out := backend.DataResponse{Frames: data.Frames{frames.Latency(r.Groups, lq.GroupBy)}}
 	d.addNotices(out.Frames, r.Notices)
 	return out
 }

@@ -160,3 +160,46 @@ func fieldOf(err error) string {
 	}
 	return "query"
 }
+
+// TypeLatencyBreakdown splits app requests into client, server and network time.
+const TypeLatencyBreakdown = "latencyBreakdown"
+
+// LatencyBreakdown groups the app's requests in the time range.
+type LatencyBreakdown struct {
+	GroupBy []string `json:"groupBy"`
+	// Limit caps the groups returned (default 100, at most 1000).
+	Limit int `json:"limit"`
+}
+
+// ParseLatencyBreakdown parses and validates a latencyBreakdown query; the
+// default grouping is by endpoint.
+func ParseLatencyBreakdown(raw json.RawMessage, dimensions []string) (LatencyBreakdown, error) {
+	var q LatencyBreakdown
+	if err := json.Unmarshal(raw, &q); err != nil {
+		return q, &FieldError{Field: fieldOf(err), Msg: fmt.Sprintf("wrong type: %v", err)}
+	}
+	if len(q.GroupBy) == 0 {
+		q.GroupBy = []string{dimensions[0]}
+	}
+	seen := map[string]bool{}
+	for _, g := range q.GroupBy {
+		ok := false
+		for _, d := range dimensions {
+			ok = ok || g == d
+		}
+		if !ok {
+			return q, &FieldError{Field: "groupBy", Msg: fmt.Sprintf("%q is not a dimension; choose from %s", truncate(g, 40), strings.Join(dimensions, ", "))}
+		}
+		if seen[g] {
+			return q, &FieldError{Field: "groupBy", Msg: fmt.Sprintf("%q given twice", g)}
+		}
+		seen[g] = true
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultSessionsLimit
+	case q.Limit < 0 || q.Limit > MaxSessionsLimit:
+		return q, &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", MaxSessionsLimit, q.Limit)}
+	}
+	return q, nil
+}
