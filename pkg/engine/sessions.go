@@ -230,3 +230,64 @@ func (e *Engine) LatencyBreakdown(ctx context.Context, q query.LatencyBreakdown,
 	}
 	return res, nil
 }
+
+// CascadesResult is the cause signatures and what was cut or failed.
+type CascadesResult struct {
+	Cascades []*correlation.Cascade
+	Notices  []Notice
+}
+
+// ErrorCascades finds the failed app requests in [from, to] (bounded, as the
+// sessions list), follows each to its root cause, and reads the error log
+// records of the failed traces to name the first one.
+func (e *Engine) ErrorCascades(ctx context.Context, q query.ErrorCascades, from, to time.Time) (*CascadesResult, error) {
+	if e.Traces == nil {
+		return nil, ErrNoTraceStore
+	}
+	res := &CascadesResult{}
+	var mu sync.Mutex
+	notice := func(n Notice) {
+		mu.Lock()
+		res.Notices = append(res.Notices, n)
+		mu.Unlock()
+	}
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range sr.Warnings {
+		notice(Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
+	}
+	if sr.Truncated {
+		notice(Notice{Text: fmt.Sprintf("built from the %d most recent traces per service; narrow the time range for older failures", tracesForSessionList)})
+	}
+	traces, err := e.complete(ctx, sr, from, to, tracesFetchedForSessionList, notice)
+	if err != nil {
+		return nil, err
+	}
+	cascades, clientOnly := correlation.ErrorCascades(traces, nil)
+	if e.Logs != nil && len(cascades) > 0 {
+		var ids []string
+		for _, c := range cascades {
+			ids = append(ids, c.ExampleTraceIDs...)
+		}
+		lr, err := e.Logs.SearchLogs(ctx, stores.LogSearch{TraceIDs: ids, Start: from, End: to, Limit: e.Limits.LogsPerSession})
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
+			notice(Notice{Warning: true, Downstream: true, Text: "log search failed; cascades shown without their first error log: " + err.Error()})
+		default:
+			cascades, _ = correlation.ErrorCascades(traces, lr.Records)
+		}
+	}
+	if clientOnly > 0 {
+		notice(Notice{Text: fmt.Sprintf("%d failed app requests had no failing backend span under them (4xx, client-side errors or missing backend traces) and are not cascades", clientOnly)})
+	}
+	if len(cascades) > q.Limit {
+		notice(Notice{Text: fmt.Sprintf("showing %d of %d cause signatures (limit)", q.Limit, len(cascades))})
+		cascades = cascades[:q.Limit]
+	}
+	res.Cascades = cascades
+	return res, nil
+}

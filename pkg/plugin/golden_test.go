@@ -146,6 +146,7 @@ func TestGoldenResponses(t *testing.T) {
 		"trace_to_session":           `{"queryType":"traceToSession","traceId":"` + gid(1, 32) + `"}`,
 		"trace_to_session_not_found": `{"queryType":"traceToSession","traceId":"` + gid(9, 32) + `"}`,
 		"latency_by_endpoint":        `{"queryType":"latencyBreakdown"}`,
+		"error_cascades":             `{"queryType":"errorCascades"}`,
 		"latency_by_endpoint_device": `{"queryType":"latencyBreakdown","groupBy":["endpoint","deviceModel"]}`,
 	}
 	for name, raw := range cases {

@@ -53,10 +53,12 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) (res backen
 		return d.traceToSession(ctx, q)
 	case query.TypeLatencyBreakdown:
 		return d.latencyBreakdown(ctx, q)
+	case query.TypeErrorCascades:
+		return d.errorCascades(ctx, q)
 	}
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
-		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose %s, %s, %s or %s", qt,
-			query.TypeSessions, query.TypeSessionTimeline, query.TypeTraceToSession, query.TypeLatencyBreakdown))
+		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose %s, %s, %s, %s or %s", qt,
+			query.TypeSessions, query.TypeSessionTimeline, query.TypeTraceToSession, query.TypeLatencyBreakdown, query.TypeErrorCascades))
 }
 
 func badRequest(err error) backend.DataResponse {
@@ -123,6 +125,20 @@ func (d *Datasource) latencyBreakdown(ctx context.Context, q backend.DataQuery) 
 		return d.failed(ctx, err)
 	}
 	out := backend.DataResponse{Frames: data.Frames{frames.Latency(r.Groups, lq.GroupBy)}}
+	d.addNotices(out.Frames, r.Notices)
+	return out
+}
+
+func (d *Datasource) errorCascades(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	cq, err := query.ParseErrorCascades(q.JSON)
+	if err != nil {
+		return badRequest(err)
+	}
+	r, err := d.engine().ErrorCascades(ctx, cq, q.TimeRange.From, q.TimeRange.To)
+	if err != nil {
+		return d.failed(ctx, err)
+	}
+	out := backend.DataResponse{Frames: data.Frames{frames.Cascades(r.Cascades, d.uid)}}
 	d.addNotices(out.Frames, r.Notices)
 	return out
 }

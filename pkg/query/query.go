@@ -203,3 +203,27 @@ func ParseLatencyBreakdown(raw json.RawMessage, dimensions []string) (LatencyBre
 	}
 	return q, nil
 }
+
+// TypeErrorCascades groups failed user requests by root-cause signature.
+const TypeErrorCascades = "errorCascades"
+
+// ErrorCascades lists cause signatures in the time range.
+type ErrorCascades struct {
+	// Limit caps the signatures returned (default 100, at most 1000).
+	Limit int `json:"limit"`
+}
+
+// ParseErrorCascades parses and validates an errorCascades query.
+func ParseErrorCascades(raw json.RawMessage) (ErrorCascades, error) {
+	var q ErrorCascades
+	if err := json.Unmarshal(raw, &q); err != nil {
+		return q, &FieldError{Field: fieldOf(err), Msg: fmt.Sprintf("wrong type: %v", err)}
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultSessionsLimit
+	case q.Limit < 0 || q.Limit > MaxSessionsLimit:
+		return q, &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", MaxSessionsLimit, q.Limit)}
+	}
+	return q, nil
+}

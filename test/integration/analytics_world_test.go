@@ -3,6 +3,8 @@
 package integration
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,4 +48,36 @@ func TestLatencyBreakdownMatchesGroundTruth(t *testing.T) {
 			assert.Less(t, *v, 3000.0, "%s of %s is a network time, not a clock offset", name, endpoint.At(i))
 		}
 	}
+}
+
+// The seeded cascade (inventory → orders → gateway → app) is the top cause
+// signature, with every cascade session among its sessions.
+func TestErrorCascadesMatchGroundTruth(t *testing.T) {
+	gt := sharedWorld(t)
+	c := gt.Faults.Cascade
+	require.NotEmpty(t, c.Requests)
+	inst := newInstance(t, stackSettings(), nil)
+	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "errorCascades"}))
+	require.NoError(t, err)
+	r := res.Responses["A"]
+	require.NoError(t, r.Error)
+	f := frameByName(r.Frames, "cascades")
+	require.NotNil(t, f)
+	require.Positive(t, f.Rows())
+
+	services, count := column(t, f, "services"), column(t, f, "count")
+	top := services.At(0).(string)
+	t.Logf("top cascade: %d× %s (root %s); first error log: %s", count.At(0), top, column(t, f, "rootCause").At(0), column(t, f, "firstErrorLog").At(0))
+	chain := strings.Split(top, " → ")
+	require.GreaterOrEqual(t, len(chain), 4)
+	assert.Equal(t, "inventory", chain[len(chain)-1], "the root cause is inventory")
+	assert.Contains(t, chain, "orders")
+	assert.Contains(t, chain, "gateway")
+	// Other worlds may share the stack's time window: at least this one's.
+	assert.GreaterOrEqual(t, count.At(0).(int64), int64(len(c.Requests)))
+	assert.NotEmpty(t, column(t, f, "firstErrorLog").At(0))
+
+	var examples []string
+	require.NoError(t, json.Unmarshal(column(t, f, "exampleSessions").At(0).(json.RawMessage), &examples))
+	assert.NotEmpty(t, examples)
 }

@@ -1,0 +1,197 @@
+package correlation
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stitch-observability/stitch/pkg/schema"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// CascadeLink is one span on the path from a failed app request down to the
+// backend span that failed first.
+type CascadeLink struct {
+	Service    string
+	Name       string
+	StatusCode string // HTTP status when recorded, else "error"
+}
+
+func (l CascadeLink) String() string { return l.Service + " " + l.Name + " " + l.StatusCode }
+
+// Cascade is one cause signature and the failed requests that share it.
+type Cascade struct {
+	// Chain runs from the app's client span to the root cause.
+	Chain []CascadeLink
+	// Signature is the chain as text: the grouping key.
+	Signature string
+	Count     int
+	Sessions  map[string]bool
+	// Examples are up to five session IDs, in order of appearance.
+	Examples []string
+	// ExampleTraceIDs are the traces of the examples.
+	ExampleTraceIDs []string
+	// FirstErrorLog is the earliest error log record of an example trace.
+	FirstErrorLog string
+	FirstSeen     time.Time
+}
+
+// failed tells whether a span recorded a failure: an error status, or an
+// HTTP status of 500 and above.
+func failed(s *telemetry.Span) bool {
+	if s.StatusCode == telemetry.StatusError {
+		return true
+	}
+	code, err := strconv.Atoi(s.Attr(schema.AttrHTTPResponseStatusCode))
+	return err == nil && code >= 500
+}
+
+func linkOf(s *telemetry.Span) CascadeLink {
+	code := s.Attr(schema.AttrHTTPResponseStatusCode)
+	if code == "" {
+		code = "error"
+	}
+	return CascadeLink{Service: s.Service, Name: s.Name, StatusCode: code}
+}
+
+// ErrorCascades follows every failed app request down its backend spans to
+// the span that failed first — the deepest failed span, the earliest among
+// equals — and groups the chains by signature, most frequent first. A failed
+// request with no failed backend span under it (a 4xx, a client-side error,
+// a missing backend trace) is no cascade: it is only counted, in
+// clientOnly. logs, when given, supply each signature's first error log line.
+func ErrorCascades(traces []telemetry.Trace, logs []telemetry.LogRecord) (cascades []*Cascade, clientOnly int) {
+	children := map[SpanRef][]*telemetry.Span{}
+	byRef := map[SpanRef]*telemetry.Span{}
+	for ti := range traces {
+		for si := range traces[ti].Spans {
+			s := &traces[ti].Spans[si]
+			byRef[SpanRef{s.TraceID, s.SpanID}] = s
+		}
+	}
+	for _, s := range byRef {
+		if s.ParentSpanID != "" {
+			p := SpanRef{s.TraceID, s.ParentSpanID}
+			children[p] = append(children[p], s)
+		}
+	}
+	// The first error record of a trace: the backends' first (their clock
+	// is the reference), the app's own only when no backend wrote one.
+	errorLogs, deviceErrorLogs := map[string]*telemetry.LogRecord{}, map[string]*telemetry.LogRecord{}
+	for i := range logs {
+		l := &logs[i]
+		sev := strings.ToUpper(l.Severity)
+		if l.TraceID == "" || !(strings.HasPrefix(sev, "ERROR") || strings.HasPrefix(sev, "FATAL")) {
+			continue
+		}
+		m := errorLogs
+		if IsDeviceLog(l) {
+			m = deviceErrorLogs
+		}
+		if prev := m[l.TraceID]; prev == nil || l.Time.Before(prev.Time) {
+			m[l.TraceID] = l
+		}
+	}
+	for id, l := range deviceErrorLogs {
+		if errorLogs[id] == nil {
+			errorLogs[id] = l
+		}
+	}
+
+	groups := map[string]*Cascade{}
+	// Deterministic order: by start time, then IDs.
+	var clients []*telemetry.Span
+	for _, s := range byRef {
+		if IsDeviceSpan(s) && s.Kind == telemetry.KindClient && IsErrorRequest(s) {
+			clients = append(clients, s)
+		}
+	}
+	sort.Slice(clients, func(i, j int) bool {
+		if !clients[i].Start.Equal(clients[j].Start) {
+			return clients[i].Start.Before(clients[j].Start)
+		}
+		return clients[i].TraceID+clients[i].SpanID < clients[j].TraceID+clients[j].SpanID
+	})
+	for _, c := range clients {
+		path := rootCause(c, children)
+		if len(path) < 2 {
+			clientOnly++
+			continue
+		}
+		chain := make([]CascadeLink, 0, len(path))
+		for _, s := range path {
+			chain = append(chain, linkOf(s))
+		}
+		parts := make([]string, len(chain))
+		for i, l := range chain {
+			parts[i] = l.String()
+		}
+		sig := strings.Join(parts, " ← ")
+		g := groups[sig]
+		if g == nil {
+			g = &Cascade{Chain: chain, Signature: sig, Sessions: map[string]bool{}, FirstSeen: c.Start}
+			groups[sig] = g
+		}
+		g.Count++
+		sid := c.Attr(schema.AttrSessionID)
+		if sid != "" && !g.Sessions[sid] {
+			g.Sessions[sid] = true
+			if len(g.Examples) < 5 {
+				g.Examples = append(g.Examples, sid)
+				g.ExampleTraceIDs = append(g.ExampleTraceIDs, c.TraceID)
+			}
+		}
+		if g.FirstErrorLog == "" {
+			if l := errorLogs[c.TraceID]; l != nil {
+				g.FirstErrorLog = l.Service + ": " + l.Body
+			}
+		}
+	}
+	out := make([]*Cascade, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Signature < out[j].Signature
+	})
+	return out, clientOnly
+}
+
+// rootCause returns the path from the client span down to the backend span
+// that failed first: at each step, descend into the failed backend children,
+// deepest first; among siblings, the earliest.
+func rootCause(client *telemetry.Span, children map[SpanRef][]*telemetry.Span) []*telemetry.Span {
+	var best []*telemetry.Span
+	var walk func(s *telemetry.Span, path []*telemetry.Span)
+	walk = func(s *telemetry.Span, path []*telemetry.Span) {
+		path = append(path, s)
+		var failedKids []*telemetry.Span
+		for _, k := range children[SpanRef{s.TraceID, s.SpanID}] {
+			if !IsDeviceSpan(k) && failed(k) {
+				failedKids = append(failedKids, k)
+			}
+		}
+		if len(failedKids) == 0 {
+			last := path[len(path)-1]
+			if len(path) > len(best) || (len(path) == len(best) && last.Start.Before(best[len(best)-1].Start)) {
+				best = append([]*telemetry.Span(nil), path...)
+			}
+			return
+		}
+		for _, k := range failedKids {
+			walk(k, path)
+		}
+	}
+	walk(client, nil)
+	return best
+}
+
+// String renders a cascade for logs and tests.
+func (c *Cascade) String() string {
+	return fmt.Sprintf("%d× %s", c.Count, c.Signature)
+}

@@ -1,0 +1,68 @@
+package correlation
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stitch-observability/stitch/pkg/schema"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
+)
+
+// cascadeTrace: app → edge (502) → mid (500) → deep (error, the root cause);
+// a sibling under mid that succeeded must not be blamed.
+func cascadeTrace(n int, session string, t0 time.Time) telemetry.Trace {
+	tid := hex(5000+n, 32)
+	id := func(k int) string { return hex(n*10+k, 16) }
+	dev := telemetry.Attrs{{Key: schema.AttrDeviceModelIdentifier, Value: "m"}}
+	code := func(c string) telemetry.KV { return telemetry.KV{Key: schema.AttrHTTPResponseStatusCode, Value: c} }
+	return telemetry.Trace{TraceID: tid, Spans: []telemetry.Span{
+		{TraceID: tid, SpanID: id(1), Service: "app", Name: "POST /checkout", Kind: telemetry.KindClient, Start: t0, Duration: time.Second, Resource: dev,
+			Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: session}, code("502")}},
+		{TraceID: tid, SpanID: id(2), ParentSpanID: id(1), Service: "edge", Name: "POST /checkout", Kind: telemetry.KindServer, Start: t0, Duration: 900 * time.Millisecond,
+			Attributes: telemetry.Attrs{code("502")}},
+		{TraceID: tid, SpanID: id(3), ParentSpanID: id(2), Service: "mid", Name: "POST /orders", Kind: telemetry.KindServer, Start: t0.Add(time.Millisecond), Duration: 800 * time.Millisecond,
+			Attributes: telemetry.Attrs{code("500")}},
+		{TraceID: tid, SpanID: id(4), ParentSpanID: id(3), Service: "ok-svc", Name: "GET /price", Kind: telemetry.KindServer, Start: t0.Add(2 * time.Millisecond), Duration: time.Millisecond,
+			Attributes: telemetry.Attrs{code("200")}},
+		{TraceID: tid, SpanID: id(5), ParentSpanID: id(3), Service: "deep", Name: "reserve", Kind: telemetry.KindServer, Start: t0.Add(3 * time.Millisecond), Duration: 700 * time.Millisecond,
+			StatusCode: telemetry.StatusError},
+	}}
+}
+
+func TestErrorCascadesGroupsByRootCause(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s1, s2 := "11111111111111111111111111111111", "22222222222222222222222222222222"
+	traces := []telemetry.Trace{cascadeTrace(1, s1, t0), cascadeTrace(2, s2, t0.Add(time.Minute)), cascadeTrace(3, s1, t0.Add(2*time.Minute))}
+	// A different failure: the edge itself fails, nothing below.
+	other := cascadeTrace(4, s2, t0.Add(3*time.Minute))
+	other.Spans = other.Spans[:2]
+	traces = append(traces, other)
+	logs := []telemetry.LogRecord{
+		{Time: t0.Add(500 * time.Millisecond), TraceID: hex(5001, 32), Service: "mid", Severity: "ERROR", Body: "reservation failed"},
+		{Time: t0.Add(400 * time.Millisecond), TraceID: hex(5001, 32), Service: "deep", Severity: "ERROR", Body: "lock wait timeout"},
+		{Time: t0.Add(300 * time.Millisecond), TraceID: hex(5001, 32), Service: "deep", Severity: "INFO", Body: "waiting"},
+	}
+	// A failed request with no failed backend span is no cascade.
+	clientSide := cascadeTrace(5, s1, t0.Add(4*time.Minute))
+	clientSide.Spans[0].Attributes = append(clientSide.Spans[0].Attributes, telemetry.KV{Key: schema.AttrErrorType, Value: "404"})
+	clientSide.Spans[0].Attributes[1].Value = "404"
+	clientSide.Spans = clientSide.Spans[:1]
+	traces = append(traces, clientSide)
+	got, clientOnly := ErrorCascades(traces, logs)
+	assert.Equal(t, 1, clientOnly)
+	require.Len(t, got, 2)
+	top := got[0]
+	assert.Equal(t, 3, top.Count)
+	assert.Len(t, top.Sessions, 2)
+	assert.Equal(t, []string{s1, s2}, top.Examples)
+	require.Len(t, top.Chain, 4)
+	assert.Equal(t, "deep", top.Chain[3].Service, "the root cause is the deepest failed span")
+	assert.Equal(t, "mid", top.Chain[2].Service)
+	assert.Equal(t, "500", top.Chain[2].StatusCode)
+	assert.Equal(t, "deep: lock wait timeout", top.FirstErrorLog, "the earliest error record of an example trace")
+	assert.Equal(t, 1, got[1].Count)
+	assert.Equal(t, "edge", got[1].Chain[len(got[1].Chain)-1].Service)
+}
