@@ -223,8 +223,7 @@ func missingReason(client *telemetry.Span) string {
 	// A device span of a sampled-out session is exported only when the
 	// schema's rule keeps it anyway (error or latency); the backend, told by
 	// traceparent that the trace is not sampled, records nothing.
-	switch client.Attr(schema.AttrStitchSamplingReason) {
-	case "error", "latency", "session_not_sampled":
+	if SessionSampledOut(client) {
 		return fmt.Sprintf("no backend trace: the session is sampled out (this request was kept for %s)", client.Attr(schema.AttrStitchSamplingReason))
 	}
 	return fmt.Sprintf("no backend trace continues this request (trace %s): %s did not continue traceparent, the backend sampled it out, or its spans have not arrived yet", client.TraceID, host)

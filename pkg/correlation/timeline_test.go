@@ -124,7 +124,9 @@ func TestEstimateClockOffsetMedian(t *testing.T) {
 func TestSampledOutReason(t *testing.T) {
 	in := sessionFixture(0)
 	c2 := &in.Traces[2].Spans[0]
-	c2.Attributes = append(c2.Attributes, telemetry.KV{Key: schema.AttrStitchSamplingDecision, Value: "keep"}, telemetry.KV{Key: schema.AttrStitchSamplingReason, Value: "error"})
+	c2.Attributes = append(c2.Attributes, telemetry.KV{Key: schema.AttrStitchSamplingDecision, Value: "keep"}, telemetry.KV{Key: schema.AttrStitchSamplingReason, Value: "error"},
+		// At rate 0.01 this session ID is not sampled (0x0af7… / 2^64 ≈ 0.043).
+		telemetry.KV{Key: schema.AttrStitchSamplingRate, Value: "0.01"})
 	tl := BuildTimeline(in)
 	assert.Contains(t, tl.Requests[1].MissingReason, "sampled out")
 }

@@ -6,8 +6,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/stitch-observability/stitch/pkg/correlation"
 	"github.com/stitch-observability/stitch/pkg/query"
+	"github.com/stitch-observability/stitch/pkg/safego"
 	"github.com/stitch-observability/stitch/pkg/schema"
 	"github.com/stitch-observability/stitch/pkg/stores"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
@@ -289,5 +292,93 @@ func (e *Engine) ErrorCascades(ctx context.Context, q query.ErrorCascades, from,
 		cascades = cascades[:q.Limit]
 	}
 	res.Cascades = cascades
+	return res, nil
+}
+
+// appTraces reads the traces of the app's requests in [from, to], bounded as
+// the sessions list, completing span-set results.
+func (e *Engine) appTraces(ctx context.Context, from, to time.Time, notice func(Notice)) ([]telemetry.Trace, error) {
+	if e.Traces == nil {
+		return nil, ErrNoTraceStore
+	}
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range sr.Warnings {
+		notice(Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
+	}
+	if sr.Truncated {
+		notice(Notice{Text: fmt.Sprintf("built from the %d most recent traces per service; narrow the time range for older data", tracesForSessionList)})
+	}
+	return e.complete(ctx, sr, from, to, tracesFetchedForSessionList, notice)
+}
+
+// PropagationResult is the drift audit and what was cut or failed.
+type PropagationResult struct {
+	Propagation *correlation.Propagation
+	// LogCoverage per service, nil when the log store cannot count it.
+	LogCoverage map[string]stores.LogCoverage
+	Notices     []Notice
+}
+
+// PropagationHealth audits propagation in [from, to]: per host the app
+// calls, per backend service (spans with session.id, log records with a
+// trace ID), and the device clock offsets.
+func (e *Engine) PropagationHealth(ctx context.Context, from, to time.Time) (*PropagationResult, error) {
+	res := &PropagationResult{}
+	var mu sync.Mutex
+	notice := func(n Notice) { mu.Lock(); res.Notices = append(res.Notices, n); mu.Unlock() }
+	g, gctx := errgroup.WithContext(ctx)
+	var traces []telemetry.Trace
+	safego.Go(g, func() error {
+		var err error
+		traces, err = e.appTraces(gctx, from, to, notice)
+		return err
+	})
+	if counter, ok := e.Logs.(stores.LogCoverageCounter); ok {
+		safego.Go(g, func() error {
+			cov, err := counter.LogCoverage(gctx, from, to)
+			if err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				notice(Notice{Warning: true, Downstream: true, Text: "log coverage unavailable: " + err.Error()})
+				return nil
+			}
+			res.LogCoverage = cov
+			return nil
+		})
+	} else {
+		notice(Notice{Text: "the log store cannot count records per service: log trace-ID coverage is not shown"})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	res.Propagation = correlation.AuditPropagation(traces)
+	return res, nil
+}
+
+// MetricsResult is a session metric's series.
+type MetricsResult struct {
+	Series  []*correlation.Series
+	Notices []Notice
+}
+
+// SessionMetrics computes one session metric over [from, to) in buckets of
+// step, optionally grouped.
+func (e *Engine) SessionMetrics(ctx context.Context, q query.SessionMetrics, from, to time.Time, step time.Duration) (*MetricsResult, error) {
+	res := &MetricsResult{}
+	traces, err := e.appTraces(ctx, from, to, func(n Notice) { res.Notices = append(res.Notices, n) })
+	if err != nil {
+		return nil, err
+	}
+	res.Series = correlation.SessionMetric(traces, q.Metric, q.GroupBy, from, to, step)
+	for _, s := range res.Series {
+		if s.Weighted {
+			res.Notices = append(res.Notices, Notice{Text: "counts are weighted by 1/sampling rate of the sampled sessions"})
+			break
+		}
+	}
 	return res, nil
 }

@@ -140,19 +140,23 @@ func goldenDatasource(t *testing.T) *Datasource {
 func TestGoldenResponses(t *testing.T) {
 	ds := goldenDatasource(t)
 	cases := map[string]string{
-		"sessions":                   `{"queryType":"sessions"}`,
-		"sessions_errors_only":       `{"queryType":"sessions","errorsOnly":true}`,
-		"session_timeline":           `{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `"}`,
-		"trace_to_session":           `{"queryType":"traceToSession","traceId":"` + gid(1, 32) + `"}`,
-		"trace_to_session_not_found": `{"queryType":"traceToSession","traceId":"` + gid(9, 32) + `"}`,
-		"latency_by_endpoint":        `{"queryType":"latencyBreakdown"}`,
-		"error_cascades":             `{"queryType":"errorCascades"}`,
-		"latency_by_endpoint_device": `{"queryType":"latencyBreakdown","groupBy":["endpoint","deviceModel"]}`,
+		"sessions":                    `{"queryType":"sessions"}`,
+		"sessions_errors_only":        `{"queryType":"sessions","errorsOnly":true}`,
+		"session_timeline":            `{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `"}`,
+		"trace_to_session":            `{"queryType":"traceToSession","traceId":"` + gid(1, 32) + `"}`,
+		"trace_to_session_not_found":  `{"queryType":"traceToSession","traceId":"` + gid(9, 32) + `"}`,
+		"latency_by_endpoint":         `{"queryType":"latencyBreakdown"}`,
+		"error_cascades":              `{"queryType":"errorCascades"}`,
+		"propagation_health":          `{"queryType":"propagationHealth"}`,
+		"session_metrics_sessions":    `{"queryType":"sessionMetrics","metric":"sessions"}`,
+		"session_metrics_by_endpoint": `{"queryType":"sessionMetrics","metric":"serverLatencyP95","groupBy":"endpoint"}`,
+		"latency_by_endpoint_device":  `{"queryType":"latencyBreakdown","groupBy":["endpoint","deviceModel"]}`,
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {
 			res, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{{
-				RefID: "A", JSON: json.RawMessage(raw), TimeRange: backend.TimeRange{From: t0.Add(-time.Hour), To: t0.Add(time.Hour)},
+				RefID: "A", JSON: json.RawMessage(raw), TimeRange: backend.TimeRange{From: t0.Add(-time.Minute), To: t0.Add(time.Minute)},
+				Interval: 30 * time.Second, MaxDataPoints: 100,
 			}}})
 			require.NoError(t, err)
 			dr := res.Responses["A"]

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
@@ -55,11 +57,18 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) (res backen
 		return d.latencyBreakdown(ctx, q)
 	case query.TypeErrorCascades:
 		return d.errorCascades(ctx, q)
+	case query.TypePropagationHealth:
+		return d.propagationHealth(ctx, q)
+	case query.TypeSessionMetrics:
+		return d.sessionMetrics(ctx, q)
 	}
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
-		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose %s, %s, %s, %s or %s", qt,
-			query.TypeSessions, query.TypeSessionTimeline, query.TypeTraceToSession, query.TypeLatencyBreakdown, query.TypeErrorCascades))
+		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose one of %s", qt, strings.Join(queryTypes, ", ")))
 }
+
+// queryTypes are the query types QueryData answers.
+var queryTypes = []string{query.TypeSessions, query.TypeSessionTimeline, query.TypeTraceToSession, query.TypeLatencyBreakdown,
+	query.TypeErrorCascades, query.TypePropagationHealth, query.TypeSessionMetrics}
 
 func badRequest(err error) backend.DataResponse {
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
@@ -139,6 +148,42 @@ func (d *Datasource) errorCascades(ctx context.Context, q backend.DataQuery) bac
 		return d.failed(ctx, err)
 	}
 	out := backend.DataResponse{Frames: data.Frames{frames.Cascades(r.Cascades, d.uid)}}
+	d.addNotices(out.Frames, r.Notices)
+	return out
+}
+
+func (d *Datasource) propagationHealth(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	r, err := d.engine().PropagationHealth(ctx, q.TimeRange.From, q.TimeRange.To)
+	if err != nil {
+		return d.failed(ctx, err)
+	}
+	out := backend.DataResponse{Frames: frames.Propagation(r.Propagation, r.LogCoverage)}
+	d.addNotices(out.Frames, r.Notices)
+	return out
+}
+
+// minStep keeps session metrics' buckets wide enough to hold sessions.
+const minStep = 10 * time.Second
+
+func (d *Datasource) sessionMetrics(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	mq, err := query.ParseSessionMetrics(q.JSON, correlation.Metrics, correlation.GroupDimensions)
+	if err != nil {
+		return badRequest(err)
+	}
+	// Buckets of the panel's interval, no finer than MaxDataPoints allows.
+	step := q.Interval
+	if q.MaxDataPoints > 0 {
+		if s := q.TimeRange.Duration() / time.Duration(q.MaxDataPoints); s > step {
+			step = s
+		}
+	}
+	step = max(step, minStep).Truncate(time.Second)
+	from := q.TimeRange.From.Truncate(step)
+	r, err := d.engine().SessionMetrics(ctx, mq, from, q.TimeRange.To, step)
+	if err != nil {
+		return d.failed(ctx, err)
+	}
+	out := backend.DataResponse{Frames: frames.SessionMetric(mq.Metric, r.Series, mq.GroupBy)}
 	d.addNotices(out.Frames, r.Notices)
 	return out
 }

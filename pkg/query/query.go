@@ -227,3 +227,42 @@ func ParseErrorCascades(raw json.RawMessage) (ErrorCascades, error) {
 	}
 	return q, nil
 }
+
+// Query types of the drift audit and the alertable series.
+const (
+	TypePropagationHealth = "propagationHealth"
+	TypeSessionMetrics    = "sessionMetrics"
+)
+
+// SessionMetrics asks for one session metric as time series.
+type SessionMetrics struct {
+	Metric  string `json:"metric"`
+	GroupBy string `json:"groupBy"`
+}
+
+// ParseSessionMetrics parses and validates a sessionMetrics query.
+func ParseSessionMetrics(raw json.RawMessage, metrics, dimensions []string) (SessionMetrics, error) {
+	var q SessionMetrics
+	if err := json.Unmarshal(raw, &q); err != nil {
+		return q, &FieldError{Field: fieldOf(err), Msg: fmt.Sprintf("wrong type: %v", err)}
+	}
+	if q.Metric == "" {
+		return q, &FieldError{Field: "metric", Msg: "missing; choose from " + strings.Join(metrics, ", ")}
+	}
+	if !contains(metrics, q.Metric) {
+		return q, &FieldError{Field: "metric", Msg: fmt.Sprintf("%q is not a metric; choose from %s", truncate(q.Metric, 40), strings.Join(metrics, ", "))}
+	}
+	if q.GroupBy != "" && !contains(dimensions, q.GroupBy) {
+		return q, &FieldError{Field: "groupBy", Msg: fmt.Sprintf("%q is not a dimension; choose from %s", truncate(q.GroupBy, 40), strings.Join(dimensions, ", "))}
+	}
+	return q, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -78,3 +78,16 @@ type LogSearchResult struct {
 
 // ErrNotFound is returned when a store has no trace with the asked ID.
 var ErrNotFound = errors.New("not found")
+
+// LogCoverage counts one service's log records and those carrying a trace ID.
+type LogCoverage struct {
+	Records     int
+	WithTraceID int
+}
+
+// LogCoverageCounter is a log store that can count, per service, the
+// records in a window and those carrying a trace ID, as one aggregation
+// pushed down to the store. Optional: the engine checks for it.
+type LogCoverageCounter interface {
+	LogCoverage(ctx context.Context, start, end time.Time) (map[string]LogCoverage, error)
+}

@@ -1,0 +1,32 @@
+package victorialogs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/stitch-observability/stitch/pkg/stores"
+)
+
+var _ stores.LogCoverageCounter = (*Store)(nil)
+
+// LogCoverage counts records per service and those with a trace ID with one
+// LogsQL stats query (count(field) counts records where the field is set).
+func (s *Store) LogCoverage(ctx context.Context, start, end time.Time) (map[string]stores.LogCoverage, error) {
+	q := fmt.Sprintf(`* | stats by (%s) count() as records, count(%s) as with_trace`, quote(fieldService), quote(fieldTraceID))
+	rows, err := s.query(ctx, q, start, end, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]stores.LogCoverage, len(rows))
+	for _, r := range rows {
+		n, err1 := strconv.Atoi(r["records"])
+		w, err2 := strconv.Atoi(r["with_trace"])
+		if err1 != nil || err2 != nil {
+			return nil, s.client.NotTheAPI(queryPath, nil, fmt.Errorf("stats row %v", r))
+		}
+		out[r[fieldService]] = stores.LogCoverage{Records: n, WithTraceID: w}
+	}
+	return out, nil
+}
