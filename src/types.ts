@@ -83,9 +83,42 @@ export type StitchSecureJsonData = { [K in SecureKey]?: string };
  * Queries.
  */
 
-export type StitchQueryType = 'sessions' | 'sessionTimeline' | 'traceToSession';
+export type StitchQueryType =
+  | 'sessions'
+  | 'sessionTimeline'
+  | 'traceToSession'
+  | 'latencyBreakdown'
+  | 'errorCascades'
+  | 'propagationHealth'
+  | 'sessionMetrics';
 
-export const QUERY_TYPES: readonly StitchQueryType[] = ['sessions', 'sessionTimeline', 'traceToSession'];
+export const QUERY_TYPES: readonly StitchQueryType[] = [
+  'sessions',
+  'sessionTimeline',
+  'traceToSession',
+  'latencyBreakdown',
+  'errorCascades',
+  'propagationHealth',
+  'sessionMetrics',
+];
+
+/** The attributes latencyBreakdown and sessionMetrics group by. */
+export const GROUP_BY_ATTRIBUTES = ['endpoint', 'appVersion', 'osVersion', 'deviceModel', 'networkType'] as const;
+
+export type GroupByAttribute = (typeof GROUP_BY_ATTRIBUTES)[number];
+
+/** The metrics a sessionMetrics query computes, one time series per group. */
+export const SESSION_METRICS = [
+  'sessions',
+  'sessionsWithErrors',
+  'errorSessionRatio',
+  'clientLatencyP95',
+  'serverLatencyP95',
+  'networkLatencyP95',
+  'propagationCoverage',
+] as const;
+
+export type SessionMetric = (typeof SESSION_METRICS)[number];
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -123,6 +156,13 @@ export interface StitchQuery extends DataQuery {
 
   // queryType "traceToSession"
   traceId?: string;
+
+  // queryType "latencyBreakdown": one or more attributes (default endpoint); "limit" as above.
+  // queryType "sessionMetrics": at most one attribute, as a string.
+  groupBy?: GroupByAttribute[] | GroupByAttribute;
+
+  // queryType "sessionMetrics"
+  metric?: SessionMetric;
 }
 
 export const DEFAULT_QUERY: Partial<StitchQuery> = {

@@ -56,7 +56,8 @@ func linkOf(s *telemetry.Span) CascadeLink {
 	return CascadeLink{Service: s.Service, Name: s.Name, StatusCode: code}
 }
 
-// ErrorCascades follows every failed app request down its backend spans to
+// ErrorCascades follows every failed app request of a failed user action (a
+// request whose action recovered, e.g. by a retry, is left out) down its backend spans to
 // the span that failed first — the deepest failed span, the earliest among
 // equals — and groups the chains by signature, most frequent first. A failed
 // request with no failed backend span under it (a 4xx, a client-side error,
@@ -104,9 +105,15 @@ func ErrorCascades(traces []telemetry.Trace, logs []telemetry.LogRecord) (cascad
 	// Deterministic order: by start time, then IDs.
 	var clients []*telemetry.Span
 	for _, s := range byRef {
-		if IsDeviceSpan(s) && s.Kind == telemetry.KindClient && IsErrorRequest(s) {
-			clients = append(clients, s)
+		if !IsDeviceSpan(s) || s.Kind != telemetry.KindClient || !IsErrorRequest(s) {
+			continue
 		}
+		// A failed attempt whose user action still succeeded (a retry
+		// recovered it) is no failed action.
+		if a := byRef[SpanRef{s.TraceID, s.ParentSpanID}]; s.ParentSpanID != "" && a != nil && IsDeviceSpan(a) && a.StatusCode != telemetry.StatusError {
+			continue
+		}
+		clients = append(clients, s)
 	}
 	sort.Slice(clients, func(i, j int) bool {
 		if !clients[i].Start.Equal(clients[j].Start) {

@@ -51,6 +51,13 @@ func TestErrorCascadesGroupsByRootCause(t *testing.T) {
 	clientSide.Spans[0].Attributes[1].Value = "404"
 	clientSide.Spans = clientSide.Spans[:1]
 	traces = append(traces, clientSide)
+	// A failed attempt whose action succeeded (a retry recovered it).
+	recovered := cascadeTrace(6, s2, t0.Add(5*time.Minute))
+	action := telemetry.Span{TraceID: recovered.TraceID, SpanID: hex(999, 16), Service: "app", Name: "tap", Kind: telemetry.KindInternal,
+		Start: t0.Add(5 * time.Minute), Resource: recovered.Spans[0].Resource}
+	recovered.Spans[0].ParentSpanID = action.SpanID
+	recovered.Spans = append(recovered.Spans, action)
+	traces = append(traces, recovered)
 	got, clientOnly := ErrorCascades(traces, logs)
 	assert.Equal(t, 1, clientOnly)
 	require.Len(t, got, 2)

@@ -55,7 +55,7 @@ func (e *Engine) Sessions(ctx context.Context, q query.Sessions, from, to time.T
 		return nil, ErrNoTraceStore
 	}
 	res := &SessionsResult{}
-	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Attributes: filterAttributes(q), Start: from, End: to, Limit: tracesForSessionList})
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Attributes: filterAttributes(q), Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList})
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func (e *Engine) Endpoints(ctx context.Context, from, to time.Time, limit int) (
 	if e.Traces == nil {
 		return nil, ErrNoTraceStore
 	}
-	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList})
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList})
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (e *Engine) LatencyBreakdown(ctx context.Context, q query.LatencyBreakdown,
 		return nil, ErrNoTraceStore
 	}
 	res := &LatencyResult{}
-	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList})
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList})
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (e *Engine) ErrorCascades(ctx context.Context, q query.ErrorCascades, from,
 		res.Notices = append(res.Notices, n)
 		mu.Unlock()
 	}
-	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList})
+	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList})
 	if err != nil {
 		return nil, err
 	}
@@ -295,13 +295,18 @@ func (e *Engine) ErrorCascades(ctx context.Context, q query.ErrorCascades, from,
 	return res, nil
 }
 
-// appTraces reads the traces of the app's requests in [from, to], bounded as
-// the sessions list, completing span-set results.
-func (e *Engine) appTraces(ctx context.Context, from, to time.Time, notice func(Notice)) ([]telemetry.Trace, error) {
+// appTraces reads the traces in [from, to], bounded as the sessions list,
+// completing span-set results: only those carrying a session unless
+// withoutSession (the propagation audit needs the traces that lost it).
+func (e *Engine) appTraces(ctx context.Context, from, to time.Time, withoutSession bool, notice func(Notice)) ([]telemetry.Trace, error) {
 	if e.Traces == nil {
 		return nil, ErrNoTraceStore
 	}
-	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList})
+	search := stores.TraceSearch{Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList}
+	if withoutSession {
+		search.Present = nil
+	}
+	sr, err := e.Traces.SearchTraces(ctx, search)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +338,7 @@ func (e *Engine) PropagationHealth(ctx context.Context, from, to time.Time) (*Pr
 	var traces []telemetry.Trace
 	safego.Go(g, func() error {
 		var err error
-		traces, err = e.appTraces(gctx, from, to, notice)
+		traces, err = e.appTraces(gctx, from, to, true, notice)
 		return err
 	})
 	if counter, ok := e.Logs.(stores.LogCoverageCounter); ok {
@@ -369,7 +374,7 @@ type MetricsResult struct {
 // step, optionally grouped.
 func (e *Engine) SessionMetrics(ctx context.Context, q query.SessionMetrics, from, to time.Time, step time.Duration) (*MetricsResult, error) {
 	res := &MetricsResult{}
-	traces, err := e.appTraces(ctx, from, to, func(n Notice) { res.Notices = append(res.Notices, n) })
+	traces, err := e.appTraces(ctx, from, to, false, func(n Notice) { res.Notices = append(res.Notices, n) })
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func goldenTraces() []telemetry.Trace {
 	return []telemetry.Trace{
 		{TraceID: gid(1, 32), Spans: []telemetry.Span{
 			{TraceID: gid(1, 32), SpanID: gid(0x10, 16), Name: "tap checkout", Service: "shop-app", Kind: telemetry.KindInternal,
-				Start: t0.Add(skew), Duration: 2 * time.Second, Resource: device(goldenSession),
+				Start: t0.Add(skew), Duration: 2 * time.Second, Resource: device(goldenSession), StatusCode: telemetry.StatusError,
 				Attributes: telemetry.Attrs{sess(goldenSession), {Key: schema.AttrStitchActionName, Value: "tap"}, {Key: schema.AttrNetworkConnectionType, Value: "wifi"}}},
 			{TraceID: gid(1, 32), SpanID: gid(0x11, 16), ParentSpanID: gid(0x10, 16), Name: "POST", Service: "shop-app", Kind: telemetry.KindClient,
 				Start: t0.Add(skew + 100*time.Millisecond), Duration: 800 * time.Millisecond, StatusCode: telemetry.StatusError, Resource: device(goldenSession),

@@ -43,6 +43,10 @@ type MetricStore interface {
 // attribute given (exact matches), started inside [Start, End].
 type TraceSearch struct {
 	Attributes []telemetry.KV
+	// Present names attributes every matched span must carry, whatever
+	// the value. Stores that can filter on presence (Tempo) push it down;
+	// the others (Jaeger) return a superset.
+	Present    []string
 	Start, End time.Time
 	// Limit caps the traces returned.
 	Limit int

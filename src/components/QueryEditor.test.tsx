@@ -2,7 +2,7 @@ import React, { useState } from 'react';
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { DataSourceInstanceSettings, TimeRange, dateTime } from '@grafana/data';
 
-import { QueryEditor, Props, clampLimit } from './QueryEditor';
+import { QueryEditor, Props, breakdownGroupBy, clampLimit, metricsGroupBy, typeDefaults } from './QueryEditor';
 import { DataSource } from '../datasource';
 import { DEFAULT_QUERY, StitchJsonData, StitchQuery, ValuesResponse } from '../types';
 
@@ -433,5 +433,88 @@ describe('QueryEditor ID validation', () => {
     } else {
       expect(screen.queryByRole('alert')).not.toBeInTheDocument();
     }
+  });
+
+  describe('analytics query types', () => {
+    it('latencyBreakdown: groupBy multi-select (endpoint by default) and limit', () => {
+      const { last, onRunQuery } = setup();
+      chooseQueryType('Latency breakdown');
+      expect(last()).toMatchObject({ queryType: 'latencyBreakdown', groupBy: ['endpoint'] });
+      expect(onRunQuery).toHaveBeenCalledTimes(1);
+      expect(screen.getByText('Endpoint')).toBeInTheDocument();
+      expect(screen.queryByLabelText('App service')).not.toBeInTheDocument();
+
+      fireEvent.keyDown(screen.getByLabelText('Group by'), { key: 'ArrowDown' });
+      fireEvent.click(within(screen.getByRole('listbox')).getByText('Network type'));
+      expect(last().groupBy).toEqual(['endpoint', 'networkType']);
+      expect(onRunQuery).toHaveBeenCalledTimes(2);
+
+      const limit = screen.getByLabelText('Limit');
+      fireEvent.change(limit, { target: { value: '20' } });
+      fireEvent.blur(limit);
+      expect(last()).toMatchObject({ queryType: 'latencyBreakdown', groupBy: ['endpoint', 'networkType'], limit: 20 });
+    });
+
+    it('errorCascades: only a limit', () => {
+      const { last } = setup({ refId: 'A', queryType: 'errorCascades' });
+      expect(screen.queryByLabelText('Group by')).not.toBeInTheDocument();
+      expect(screen.queryByLabelText('Session ID')).not.toBeInTheDocument();
+      const limit = screen.getByLabelText('Limit');
+      fireEvent.change(limit, { target: { value: '5000' } });
+      fireEvent.blur(limit);
+      expect(last()).toEqual({ refId: 'A', queryType: 'errorCascades', limit: 1000 });
+    });
+
+    it('propagationHealth: no options', () => {
+      const { last, onRunQuery } = setup();
+      chooseQueryType('Propagation health');
+      expect(last().queryType).toBe('propagationHealth');
+      expect(onRunQuery).toHaveBeenCalledTimes(1);
+      for (const label of ['Limit', 'Group by', 'Metric', 'Session ID', 'Trace ID', 'App service']) {
+        expect(screen.queryByLabelText(label)).not.toBeInTheDocument();
+      }
+    });
+
+    it('sessionMetrics: metric select (error-session ratio by default) and an optional single groupBy', () => {
+      const { last, onRunQuery } = setup();
+      chooseQueryType('Session metrics');
+      expect(last()).toMatchObject({ queryType: 'sessionMetrics', metric: 'errorSessionRatio' });
+      expect(last().groupBy).toBeUndefined();
+      expect(screen.getByText('Error-session ratio')).toBeInTheDocument();
+      expect(screen.queryByLabelText('Limit')).not.toBeInTheDocument();
+
+      fireEvent.keyDown(screen.getByLabelText('Metric'), { key: 'ArrowDown' });
+      fireEvent.click(within(screen.getByRole('listbox')).getByText('Server latency p95'));
+      expect(last().metric).toBe('serverLatencyP95');
+
+      fireEvent.keyDown(screen.getByLabelText('Group by'), { key: 'ArrowDown' });
+      fireEvent.click(within(screen.getByRole('listbox')).getByText('Endpoint'));
+      expect(last()).toMatchObject({ queryType: 'sessionMetrics', metric: 'serverLatencyP95', groupBy: 'endpoint' });
+      expect(onRunQuery).toHaveBeenCalledTimes(3);
+    });
+
+    it('keeps a stored sessionMetrics query as it is', () => {
+      setup({ refId: 'A', queryType: 'sessionMetrics', metric: 'propagationCoverage', groupBy: 'networkType' });
+      expect(screen.getByText('Propagation coverage')).toBeInTheDocument();
+      expect(screen.getByText('Network type')).toBeInTheDocument();
+    });
+
+    it('converts groupBy between the list and single forms when the type changes', () => {
+      expect(breakdownGroupBy(undefined)).toEqual(['endpoint']);
+      expect(breakdownGroupBy([])).toEqual(['endpoint']);
+      expect(breakdownGroupBy('osVersion')).toEqual(['osVersion']);
+      expect(metricsGroupBy(['appVersion', 'endpoint'])).toBe('appVersion');
+      expect(metricsGroupBy(undefined)).toBeUndefined();
+      expect(typeDefaults('sessionMetrics', { refId: 'A', groupBy: ['deviceModel'] })).toEqual({
+        queryType: 'sessionMetrics',
+        metric: 'errorSessionRatio',
+        groupBy: 'deviceModel',
+      });
+      expect(typeDefaults('latencyBreakdown', { refId: 'A', groupBy: 'deviceModel' })).toEqual({
+        queryType: 'latencyBreakdown',
+        groupBy: ['deviceModel'],
+      });
+      expect(typeDefaults('errorCascades', { refId: 'A' })).toEqual({ queryType: 'errorCascades' });
+    });
   });
 });

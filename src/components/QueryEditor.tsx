@@ -1,10 +1,20 @@
 import React, { ChangeEvent, useState } from 'react';
 import { QueryEditorProps, SelectableValue, TimeRange } from '@grafana/data';
-import { InlineField, InlineFieldRow, InlineSwitch, Input, Select, Stack } from '@grafana/ui';
+import { InlineField, InlineFieldRow, InlineSwitch, Input, MultiSelect, Select, Stack } from '@grafana/ui';
 
 import { AttributeSelect } from './AttributeSelect';
 import { DataSource } from '../datasource';
-import { DEFAULT_LIMIT, MAX_LIMIT, SessionTextFilter, StitchJsonData, StitchQuery, StitchQueryType } from '../types';
+import {
+  DEFAULT_LIMIT,
+  GROUP_BY_ATTRIBUTES,
+  GroupByAttribute,
+  MAX_LIMIT,
+  SessionMetric,
+  SessionTextFilter,
+  StitchJsonData,
+  StitchQuery,
+  StitchQueryType,
+} from '../types';
 import { sessionIdError, traceIdError } from '../validation';
 
 export type Props = QueryEditorProps<DataSource, StitchQuery, StitchJsonData>;
@@ -15,7 +25,63 @@ const QUERY_TYPE_OPTIONS: Array<SelectableValue<StitchQueryType>> = [
   { label: 'Sessions', value: 'sessions', description: 'Find sessions by app, device, network and endpoint' },
   { label: 'Session timeline', value: 'sessionTimeline', description: 'One session: spans, logs and events in order' },
   { label: 'Trace to session', value: 'traceToSession', description: 'The session a backend trace belongs to' },
+  {
+    label: 'Latency breakdown',
+    value: 'latencyBreakdown',
+    description: 'Client, server and network p50/p95/p99 per endpoint, version, device or network',
+  },
+  {
+    label: 'Error cascades',
+    value: 'errorCascades',
+    description: 'Failed requests grouped by the backend span that failed first',
+  },
+  {
+    label: 'Propagation health',
+    value: 'propagationHealth',
+    description: 'Trace context coverage per host and session context per service',
+  },
+  { label: 'Session metrics', value: 'sessionMetrics', description: 'Alertable time series of session metrics' },
 ];
+
+const GROUP_BY_LABELS: { [A in GroupByAttribute]: string } = {
+  endpoint: 'Endpoint',
+  appVersion: 'App version',
+  osVersion: 'OS version',
+  deviceModel: 'Device model',
+  networkType: 'Network type',
+};
+
+const GROUP_BY_OPTIONS: Array<SelectableValue<GroupByAttribute>> = GROUP_BY_ATTRIBUTES.map((a) => ({
+  label: GROUP_BY_LABELS[a],
+  value: a,
+}));
+
+const METRIC_OPTIONS: Array<SelectableValue<SessionMetric>> = [
+  { label: 'Sessions', value: 'sessions', description: 'Sessions active in each interval' },
+  { label: 'Sessions with errors', value: 'sessionsWithErrors', description: 'Sessions with a failed request' },
+  { label: 'Error-session ratio', value: 'errorSessionRatio', description: 'Sessions with errors / sessions (0..1)' },
+  { label: 'Client latency p95', value: 'clientLatencyP95', description: "The app's request time, ms" },
+  { label: 'Server latency p95', value: 'serverLatencyP95', description: 'The backend span each request caused, ms' },
+  { label: 'Network latency p95', value: 'networkLatencyP95', description: 'Client − server time, ms' },
+  {
+    label: 'Propagation coverage',
+    value: 'propagationCoverage',
+    description: 'Share of requests whose backend trace was found (0..1)',
+  },
+];
+
+export const DEFAULT_METRIC: SessionMetric = 'errorSessionRatio';
+
+/** latencyBreakdown's groupBy as a list: the default (endpoint) when absent or empty. */
+export function breakdownGroupBy(groupBy: StitchQuery['groupBy']): GroupByAttribute[] {
+  const list = Array.isArray(groupBy) ? groupBy : groupBy ? [groupBy] : [];
+  return list.length > 0 ? list : ['endpoint'];
+}
+
+/** sessionMetrics' groupBy: one attribute or none. */
+export function metricsGroupBy(groupBy: StitchQuery['groupBy']): GroupByAttribute | undefined {
+  return Array.isArray(groupBy) ? groupBy[0] : groupBy;
+}
 
 const TEXT_FILTERS: Array<{ field: SessionTextFilter; label: string; placeholder: string }> = [
   { field: 'appService', label: 'App service', placeholder: 'ios-app' },
@@ -44,6 +110,19 @@ function isValidLimit(raw: string): boolean {
   }
   const n = Number(raw);
   return Number.isInteger(n) && n >= 1 && n <= MAX_LIMIT;
+}
+
+/** The patch that switches a query's type, giving the new type the fields it requires. */
+export function typeDefaults(queryType: StitchQueryType, query: StitchQuery): Partial<StitchQuery> {
+  const patch: Partial<StitchQuery> = { queryType };
+  if (queryType === 'sessionMetrics') {
+    patch.metric = query.metric ?? DEFAULT_METRIC;
+    patch.groupBy = metricsGroupBy(query.groupBy);
+  }
+  if (queryType === 'latencyBreakdown') {
+    patch.groupBy = breakdownGroupBy(query.groupBy);
+  }
+  return patch;
 }
 
 export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: Props) {
@@ -76,7 +155,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             inputId={`${idPrefix}-type`}
             options={QUERY_TYPE_OPTIONS}
             value={queryType}
-            onChange={(v) => v.value && update({ queryType: v.value }, true)}
+            onChange={(v) => v.value && update(typeDefaults(v.value, query), true)}
             width={32}
           />
         </InlineField>
@@ -103,6 +182,65 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             error={sessionIdProblem}
           >
             <Input width={48} placeholder="32 hex characters or $session" {...textProps('sessionId')} />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+
+      {queryType === 'latencyBreakdown' && (
+        <InlineFieldRow>
+          <InlineField label="Group by" labelWidth={LABEL_WIDTH} tooltip="One or more attributes; endpoint when empty">
+            {/* eslint-disable-next-line @typescript-eslint/no-deprecated -- Combobox is not in Grafana 10.4 (plugin.json grafanaDependency) */}
+            <MultiSelect<GroupByAttribute>
+              inputId={`${idPrefix}-groupBy`}
+              options={GROUP_BY_OPTIONS}
+              value={breakdownGroupBy(query.groupBy)}
+              onChange={(vs) => update({ groupBy: vs.flatMap((v) => (v.value ? [v.value] : [])) }, true)}
+              width={48}
+            />
+          </InlineField>
+          <LimitField
+            key={query.limit ?? DEFAULT_LIMIT}
+            id={`${idPrefix}-limit`}
+            limit={query.limit}
+            onCommit={(limit) => update({ limit }, true)}
+          />
+        </InlineFieldRow>
+      )}
+
+      {queryType === 'errorCascades' && (
+        <InlineFieldRow>
+          <LimitField
+            key={query.limit ?? DEFAULT_LIMIT}
+            id={`${idPrefix}-limit`}
+            limit={query.limit}
+            onCommit={(limit) => update({ limit }, true)}
+          />
+        </InlineFieldRow>
+      )}
+
+      {queryType === 'sessionMetrics' && (
+        <InlineFieldRow>
+          <InlineField label="Metric" labelWidth={LABEL_WIDTH}>
+            {/* eslint-disable-next-line @typescript-eslint/no-deprecated -- Combobox is not in Grafana 10.4 (plugin.json grafanaDependency) */}
+            <Select<SessionMetric>
+              inputId={`${idPrefix}-metric`}
+              options={METRIC_OPTIONS}
+              value={query.metric ?? DEFAULT_METRIC}
+              onChange={(v) => v.value && update({ metric: v.value }, true)}
+              width={32}
+            />
+          </InlineField>
+          <InlineField label="Group by" labelWidth={LABEL_WIDTH} tooltip="One series per value; none for one series">
+            {/* eslint-disable-next-line @typescript-eslint/no-deprecated -- Combobox is not in Grafana 10.4 (plugin.json grafanaDependency) */}
+            <Select<GroupByAttribute>
+              inputId={`${idPrefix}-metricGroupBy`}
+              options={GROUP_BY_OPTIONS}
+              value={metricsGroupBy(query.groupBy) ?? null}
+              onChange={(v) => update({ groupBy: v?.value }, true)}
+              isClearable
+              placeholder="None"
+              width={24}
+            />
           </InlineField>
         </InlineFieldRow>
       )}

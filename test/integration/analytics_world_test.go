@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,4 +83,81 @@ func TestErrorCascadesMatchGroundTruth(t *testing.T) {
 	var examples []string
 	require.NoError(t, json.Unmarshal(column(t, f, "exampleSessions").At(0).(json.RawMessage), &examples))
 	assert.NotEmpty(t, examples)
+}
+
+// The host that strips traceparent stands out with ~0 % coverage; the
+// others are at ~100 %; its service's spans carry no session.
+func TestPropagationHealthMatchesGroundTruth(t *testing.T) {
+	gt := sharedWorld(t)
+	strip := gt.Faults.StrippingHost
+	require.NotEmpty(t, strip.ServerAddress)
+	inst := newInstance(t, stackSettings(), nil)
+	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "propagationHealth"}))
+	require.NoError(t, err)
+	r := res.Responses["A"]
+	require.NoError(t, r.Error)
+	hosts, services := frameByName(r.Frames, "propagationByHost"), frameByName(r.Frames, "propagationByService")
+	require.NotNil(t, hosts)
+	require.NotNil(t, services)
+	require.NotNil(t, frameByName(r.Frames, "clockOffsets"))
+
+	host, coverage := column(t, hosts, "host"), column(t, hosts, "coverage")
+	assert.Equal(t, strip.ServerAddress, host.At(0), "the stripping host is the worst")
+	assert.Less(t, coverage.At(0).(float64), 0.05)
+	for i := 1; i < hosts.Rows(); i++ {
+		assert.Greater(t, coverage.At(i).(float64), 0.95, "host %s", host.At(i))
+	}
+	svc, sessCov := column(t, services, "service"), column(t, services, "sessionCoverage")
+	for i := 0; i < services.Rows(); i++ {
+		c := sessCov.At(i).(*float64)
+		if c == nil {
+			continue // a service seen only in the logs
+		}
+		if svc.At(i) == strip.Service {
+			assert.Less(t, *c, 0.05, "the stripping host's service carries no session")
+		} else if *c > 0 {
+			assert.Greater(t, *c, 0.95, "service %s", svc.At(i))
+		}
+	}
+	logCov := column(t, services, "logTraceCoverage")
+	found := false
+	for i := 0; i < services.Rows(); i++ {
+		found = found || logCov.At(i).(*float64) != nil
+	}
+	assert.True(t, found, "VictoriaLogs counted log records per service")
+}
+
+// Session metrics come back as numeric time series for alerting: sessions
+// are counted in the world's window and the error-session ratio is a ratio.
+func TestSessionMetricsOverTheWorld(t *testing.T) {
+	gt := sharedWorld(t)
+	inst := newInstance(t, stackSettings(), nil)
+	for _, metric := range []string{"sessions", "errorSessionRatio", "serverLatencyP95", "propagationCoverage"} {
+		q := worldQuery(t, gt, map[string]any{"queryType": "sessionMetrics", "metric": metric})
+		q.Interval = time.Minute
+		res, err := grafana.QueryData(testContext(t), inst, q)
+		require.NoError(t, err)
+		r := res.Responses["A"]
+		require.NoError(t, r.Error, metric)
+		require.NotEmpty(t, r.Frames, metric)
+		total, points := 0.0, 0
+		for _, f := range r.Frames {
+			assert.Equal(t, data.FrameTypeTimeSeriesMulti, f.Meta.Type, metric)
+			v := column(t, f, "value")
+			for i := 0; i < v.Len(); i++ {
+				if p := v.At(i).(*float64); p != nil {
+					total += *p
+					points++
+					if metric == "errorSessionRatio" || metric == "propagationCoverage" {
+						assert.GreaterOrEqual(t, *p, 0.0)
+						assert.LessOrEqual(t, *p, 1.0)
+					}
+				}
+			}
+		}
+		assert.Positive(t, points, metric)
+		if metric == "sessions" {
+			assert.GreaterOrEqual(t, total, float64(len(gt.Sessions))/2, "the world's sessions are counted")
+		}
+	}
 }

@@ -81,7 +81,12 @@ type linkStats struct {
 
 func TestSessionTimelineMatchesGroundTruth(t *testing.T) {
 	gt := sharedWorld(t)
-	inst := newInstance(t, stackSettings(), nil)
+	checkTimelines(t, gt, newInstance(t, stackSettings(), nil))
+}
+
+// checkTimelines checks every session's timeline against the ground truth,
+// through the stores inst is configured with.
+func checkTimelines(t *testing.T, gt *demoworld.GroundTruth, inst pluginharness.Instance) {
 	ctx := testContext(t)
 	var links linkStats
 	checked := 0
@@ -214,7 +219,12 @@ func TestSessionTimelineMatchesGroundTruth(t *testing.T) {
 
 func TestTraceToSessionFindsEveryBackendTrace(t *testing.T) {
 	gt := sharedWorld(t)
-	inst := newInstance(t, stackSettings(), nil)
+	checkTraceToSession(t, gt, newInstance(t, stackSettings(), nil))
+}
+
+// checkTraceToSession finds the session of every propagated backend trace,
+// through the stores inst is configured with.
+func checkTraceToSession(t *testing.T, gt *demoworld.GroundTruth, inst pluginharness.Instance) {
 	ctx := testContext(t)
 	n := 0
 	for _, req := range gt.Requests {
@@ -254,7 +264,12 @@ func TestTraceToSessionFindsEveryBackendTrace(t *testing.T) {
 
 func TestSessionsListMatchesGroundTruth(t *testing.T) {
 	gt := sharedWorld(t)
-	inst := newInstance(t, stackSettings(), nil)
+	checkSessionsList(t, gt, newInstance(t, stackSettings(), nil))
+}
+
+// checkSessionsList checks the sessions list and a pushed-down filter against
+// the ground truth, through the stores inst is configured with.
+func checkSessionsList(t *testing.T, gt *demoworld.GroundTruth, inst pluginharness.Instance) {
 	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "limit": 1000}))
 	require.NoError(t, err)
 	r := res.Responses["A"]
@@ -263,7 +278,7 @@ func TestSessionsListMatchesGroundTruth(t *testing.T) {
 	require.NotNil(t, f)
 	// The list is built from a bounded number of recent traces per service;
 	// in a stack holding many other runs it is cut, and must say so.
-	capped := strings.Contains(noticesOf(r.Frames), "most recent matching traces")
+	capped := strings.Contains(noticesOf(r.Frames), "most recent")
 	t.Logf("sessions listed: %d; notices: %s", f.Rows(), noticesOf(r.Frames))
 	rows := map[string]int{}
 	ids := column(t, f, "sessionId")

@@ -139,7 +139,15 @@ func (s *Store) searchRange(start, end time.Time) (time.Time, time.Time) {
 // so the result is not Complete: the engine fetches each trace by ID.
 func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.TraceSearchResult, error) {
 	res := stores.TraceSearchResult{}
-	traceQL, err := SpansetFilter(q.Attributes)
+	var present []string
+	for _, name := range q.Present {
+		ref, err := AttrRef(ScopeOf(name), name)
+		if err != nil {
+			return res, backend.DownstreamError(fmt.Errorf("tempo search: %w", err))
+		}
+		present = append(present, ref+" != nil")
+	}
+	traceQL, err := SpansetFilter(q.Attributes, present...)
 	if err != nil {
 		return res, backend.DownstreamError(fmt.Errorf("tempo search: %w", err))
 	}
