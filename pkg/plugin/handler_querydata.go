@@ -63,12 +63,8 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) (res backen
 		return d.sessionMetrics(ctx, q)
 	}
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
-		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose one of %s", qt, strings.Join(queryTypes, ", ")))
+		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose one of %s", qt, strings.Join(query.Types, ", ")))
 }
-
-// queryTypes are the query types QueryData answers.
-var queryTypes = []string{query.TypeSessions, query.TypeSessionTimeline, query.TypeTraceToSession, query.TypeLatencyBreakdown,
-	query.TypeErrorCascades, query.TypePropagationHealth, query.TypeSessionMetrics}
 
 func badRequest(err error) backend.DataResponse {
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
@@ -87,7 +83,17 @@ func (d *Datasource) sessionTimeline(ctx context.Context, q backend.DataQuery) b
 	if err != nil {
 		return d.failed(ctx, err)
 	}
-	out := backend.DataResponse{Frames: data.Frames{frames.Timeline(r.Timeline), frames.Waterfall(r.Timeline), frames.Logs(r.Timeline)}}
+	var out backend.DataResponse
+	for _, name := range tq.Frames {
+		switch name {
+		case "timeline":
+			out.Frames = append(out.Frames, frames.Timeline(r.Timeline))
+		case "waterfall":
+			out.Frames = append(out.Frames, frames.Waterfall(r.Timeline))
+		case "logs":
+			out.Frames = append(out.Frames, frames.Logs(r.Timeline))
+		}
+	}
 	d.addNotices(out.Frames, r.Notices)
 	return out
 }

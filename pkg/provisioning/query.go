@@ -4,22 +4,17 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/stitch-observability/stitch/pkg/correlation"
+	"github.com/stitch-observability/stitch/pkg/query"
 )
 
-// The query types of the Stitch query contract (README "Queries").
-var QueryTypes = []string{
-	"sessions", "sessionTimeline", "traceToSession", "latencyBreakdown",
-	"errorCascades", "propagationHealth", "sessionMetrics",
-}
-
-// GroupByAttributes are the attributes latencyBreakdown and sessionMetrics group by.
-var GroupByAttributes = []string{"endpoint", "appVersion", "osVersion", "deviceModel", "networkType"}
-
-// SessionMetrics are the metrics a sessionMetrics query computes.
-var SessionMetrics = []string{
-	"sessions", "sessionsWithErrors", "errorSessionRatio",
-	"clientLatencyP95", "serverLatencyP95", "networkLatencyP95", "propagationCoverage",
-}
+// The contract's names, from the packages that define them.
+var (
+	QueryTypes        = query.Types
+	GroupByAttributes = correlation.GroupDimensions
+	SessionMetrics    = correlation.Metrics
+)
 
 // ExpectedFrames are the frames each query type answers with; sessionMetrics
 // answers one numeric frame per series (names vary), so it has none here.
@@ -30,6 +25,22 @@ var ExpectedFrames = map[string][]string{
 	"latencyBreakdown":  {"latency"},
 	"errorCascades":     {"cascades"},
 	"propagationHealth": {"propagationByHost", "propagationByService"},
+}
+
+// ExpectedFramesOf is the frames a query model answers with: a
+// sessionTimeline's chosen frames, else ExpectedFrames of its type.
+func ExpectedFramesOf(model map[string]any) []string {
+	qt, _ := model["queryType"].(string)
+	if fs, ok := model["frames"].([]any); ok && qt == "sessionTimeline" && len(fs) > 0 {
+		var out []string
+		for _, f := range fs {
+			if s, ok := f.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return ExpectedFrames[qt]
 }
 
 // ValidateQuery checks a Stitch query model as a bundled file stores it: a
@@ -51,6 +62,17 @@ func ValidateQuery(model map[string]any) error {
 	case "sessionTimeline":
 		if s, _ := str("sessionId"); s == "" {
 			return fmt.Errorf("sessionTimeline: sessionId missing")
+		}
+		if fs, ok := model["frames"]; ok {
+			list, ok := fs.([]any)
+			if !ok {
+				return fmt.Errorf("sessionTimeline: frames is not a list")
+			}
+			for _, f := range list {
+				if s, _ := f.(string); !slices.Contains(query.TimelineFrames, s) {
+					return fmt.Errorf("sessionTimeline: frame %v is not one of %s", f, strings.Join(query.TimelineFrames, ", "))
+				}
+			}
 		}
 	case "traceToSession":
 		if s, _ := str("traceId"); s == "" {

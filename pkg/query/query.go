@@ -19,6 +19,10 @@ const (
 	TypeTraceToSession  = "traceToSession"
 )
 
+// Types lists every query type Stitch answers.
+var Types = []string{TypeSessions, TypeSessionTimeline, TypeTraceToSession, TypeLatencyBreakdown, TypeErrorCascades,
+	TypePropagationHealth, TypeSessionMetrics}
+
 // FieldError is an invalid query field.
 type FieldError struct {
 	Field string
@@ -35,7 +39,13 @@ type Header struct {
 // SessionTimeline asks for one session, joined.
 type SessionTimeline struct {
 	SessionID string `json:"sessionId"`
+	// Frames picks which of the frames to return (default all): a trace
+	// panel asks for ["waterfall"] only, a logs panel for ["logs"].
+	Frames []string `json:"frames"`
 }
+
+// TimelineFrames are the frames a sessionTimeline query can return.
+var TimelineFrames = []string{"timeline", "waterfall", "logs"}
 
 // ParseHeader reads a query's type; the request's queryType wins over the
 // model's when both are set, as Grafana sends both.
@@ -66,6 +76,14 @@ func ParseSessionTimeline(raw json.RawMessage) (SessionTimeline, error) {
 	}
 	if err := schema.ValidSessionID(q.SessionID); err != nil {
 		return q, &FieldError{Field: "sessionId", Msg: fmt.Sprintf("%q is not a session ID: %v", truncate(q.SessionID, 80), err)}
+	}
+	for _, f := range q.Frames {
+		if !contains(TimelineFrames, f) {
+			return q, &FieldError{Field: "frames", Msg: fmt.Sprintf("%q is not a frame; choose from %s", truncate(f, 40), strings.Join(TimelineFrames, ", "))}
+		}
+	}
+	if len(q.Frames) == 0 {
+		q.Frames = TimelineFrames
 	}
 	return q, nil
 }

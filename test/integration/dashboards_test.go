@@ -139,7 +139,7 @@ func TestDashboardQueriesAnswerOnTheDemoWorld(t *testing.T) {
 					}
 					assert.True(t, ok, "a numeric time series with points")
 				}
-				for _, want := range provisioning.ExpectedFrames[qt] {
+				for _, want := range provisioning.ExpectedFramesOf(model) {
 					f := frameByName(r.Frames, want)
 					if assert.NotNil(t, f, "frame %s", want) {
 						assert.Positive(t, f.Rows(), "frame %s has rows", want)
