@@ -147,6 +147,7 @@ func TestGoldenResponses(t *testing.T) {
 		"trace_to_session_not_found":  `{"queryType":"traceToSession","traceId":"` + gid(9, 32) + `"}`,
 		"latency_by_endpoint":         `{"queryType":"latencyBreakdown"}`,
 		"error_cascades":              `{"queryType":"errorCascades"}`,
+		"session_waterfall_only":      `{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `","frames":["waterfall"]}`,
 		"propagation_health":          `{"queryType":"propagationHealth"}`,
 		"session_metrics_sessions":    `{"queryType":"sessionMetrics","metric":"sessions"}`,
 		"session_metrics_by_endpoint": `{"queryType":"sessionMetrics","metric":"serverLatencyP95","groupBy":"endpoint"}`,
@@ -177,6 +178,13 @@ func TestInvalidQueriesNameTheField(t *testing.T) {
 		"negative minimum":  {`{"queryType":"sessions","minDurationMs":-1}`, "minDurationMs"},
 		"bad trace id":      {`{"queryType":"traceToSession","traceId":"xyz"}`, "traceId"},
 		"control in filter": {`{"queryType":"sessions","appVersion":"1\n2"}`, "appVersion"},
+		"bad groupBy":       {`{"queryType":"latencyBreakdown","groupBy":["password"]}`, "groupBy"},
+		"groupBy twice":     {`{"queryType":"latencyBreakdown","groupBy":["endpoint","endpoint"]}`, "groupBy"},
+		"no metric":         {`{"queryType":"sessionMetrics"}`, "metric: missing"},
+		"unknown metric":    {`{"queryType":"sessionMetrics","metric":"cpu"}`, "metric"},
+		"metric groupBy":    {`{"queryType":"sessionMetrics","metric":"sessions","groupBy":"user"}`, "groupBy"},
+		"unknown frame":     {`{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `","frames":["graph"]}`, "frames"},
+		"cascade limit":     {`{"queryType":"errorCascades","limit":0.5}`, "limit"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
