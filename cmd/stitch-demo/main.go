@@ -142,8 +142,57 @@ func run(ctx context.Context) error {
 		done()
 	}
 
+	done = phase("overview headline numbers (latencyBreakdown, errorCascades, propagationHealth over gRPC)")
+	if err := headlines(ctx, grafana, inst, from, to); err != nil {
+		return err
+	}
+	done()
+
 	fmt.Printf("\nDone in %s. Ground truth: %s\nThe stack keeps running: `go tool mage stack:status`, `go tool mage stack:down`.\n",
 		time.Since(total).Round(time.Millisecond), gt.Run.File)
+	return nil
+}
+
+// headlines prints the overview dashboard's headline numbers from frames
+// the plugin returned: the top cascade, the slowest endpoint, the worst
+// propagation host.
+func headlines(ctx context.Context, grafana *pluginharness.Plugin, inst pluginharness.Instance, from, to time.Time) error {
+	cell := func(f *data.Frame, name string) any {
+		fl, _ := f.FieldByName(name)
+		if fl == nil || fl.Len() == 0 {
+			return nil
+		}
+		v := fl.At(0)
+		if p, ok := v.(*float64); ok && p != nil {
+			return *p
+		}
+		return v
+	}
+	fs, err := query(ctx, grafana, inst, map[string]any{"queryType": "errorCascades"}, from, to)
+	if err != nil {
+		return err
+	}
+	if f := fs[0]; f.Rows() > 0 {
+		fmt.Printf("   top cascade:        %v× %v (root cause %v; first error log: %v)\n", cell(f, "count"), cell(f, "services"), cell(f, "rootCause"), cell(f, "firstErrorLog"))
+	}
+	fs, err = query(ctx, grafana, inst, map[string]any{"queryType": "latencyBreakdown", "groupBy": []string{"endpoint"}}, from, to)
+	if err != nil {
+		return err
+	}
+	if f := fs[0]; f.Rows() > 0 {
+		fmt.Printf("   slowest endpoint:   %v — server p95 %.0f ms, client p95 %.0f ms, network p95 %.0f ms over %v requests\n",
+			cell(f, "endpoint"), cell(f, "serverP95"), cell(f, "clientP95"), cell(f, "networkP95"), cell(f, "requests"))
+	}
+	fs, err = query(ctx, grafana, inst, map[string]any{"queryType": "propagationHealth"}, from, to)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.Name == "propagationByHost" && f.Rows() > 0 {
+			fmt.Printf("   worst propagation:  %v — %.0f%% of its requests continue into a backend trace (example orphan trace %v)\n",
+				cell(f, "host"), 100*cell(f, "coverage").(float64), cell(f, "exampleOrphanTraceId"))
+		}
+	}
 	return nil
 }
 

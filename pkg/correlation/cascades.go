@@ -64,20 +64,7 @@ func linkOf(s *telemetry.Span) CascadeLink {
 // a missing backend trace) is no cascade: it is only counted, in
 // clientOnly. logs, when given, supply each signature's first error log line.
 func ErrorCascades(traces []telemetry.Trace, logs []telemetry.LogRecord) (cascades []*Cascade, clientOnly int) {
-	children := map[SpanRef][]*telemetry.Span{}
-	byRef := map[SpanRef]*telemetry.Span{}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			byRef[SpanRef{s.TraceID, s.SpanID}] = s
-		}
-	}
-	for _, s := range byRef {
-		if s.ParentSpanID != "" {
-			p := SpanRef{s.TraceID, s.ParentSpanID}
-			children[p] = append(children[p], s)
-		}
-	}
+	byRef, children := indexSpans(traces)
 	// The first error record of a trace: the backends' first (their clock
 	// is the reference), the app's own only when no backend wrote one.
 	errorLogs, deviceErrorLogs := map[string]*telemetry.LogRecord{}, map[string]*telemetry.LogRecord{}
@@ -102,40 +89,13 @@ func ErrorCascades(traces []telemetry.Trace, logs []telemetry.LogRecord) (cascad
 	}
 
 	groups := map[string]*Cascade{}
-	// Deterministic order: by start time, then IDs.
-	var clients []*telemetry.Span
-	for _, s := range byRef {
-		if !IsDeviceSpan(s) || s.Kind != telemetry.KindClient || !IsErrorRequest(s) {
-			continue
-		}
-		// A failed attempt whose user action still succeeded (a retry
-		// recovered it) is no failed action.
-		if a := byRef[SpanRef{s.TraceID, s.ParentSpanID}]; s.ParentSpanID != "" && a != nil && IsDeviceSpan(a) && a.StatusCode != telemetry.StatusError {
-			continue
-		}
-		clients = append(clients, s)
-	}
-	sort.Slice(clients, func(i, j int) bool {
-		if !clients[i].Start.Equal(clients[j].Start) {
-			return clients[i].Start.Before(clients[j].Start)
-		}
-		return clients[i].TraceID+clients[i].SpanID < clients[j].TraceID+clients[j].SpanID
-	})
+	clients := failedRequests(byRef)
 	for _, c := range clients {
-		path := rootCause(c, children)
-		if len(path) < 2 {
+		chain, sig := signatureOf(c, children)
+		if sig == "" {
 			clientOnly++
 			continue
 		}
-		chain := make([]CascadeLink, 0, len(path))
-		for _, s := range path {
-			chain = append(chain, linkOf(s))
-		}
-		parts := make([]string, len(chain))
-		for i, l := range chain {
-			parts[i] = l.String()
-		}
-		sig := strings.Join(parts, " ← ")
 		g := groups[sig]
 		if g == nil {
 			g = &Cascade{Chain: chain, Signature: sig, Sessions: map[string]bool{}, FirstSeen: c.Start}
@@ -201,4 +161,62 @@ func rootCause(client *telemetry.Span, children map[SpanRef][]*telemetry.Span) [
 // String renders a cascade for logs and tests.
 func (c *Cascade) String() string {
 	return fmt.Sprintf("%d× %s", c.Count, c.Signature)
+}
+
+// indexSpans indexes the traces' spans by reference and by parent.
+func indexSpans(traces []telemetry.Trace) (map[SpanRef]*telemetry.Span, map[SpanRef][]*telemetry.Span) {
+	byRef := map[SpanRef]*telemetry.Span{}
+	children := map[SpanRef][]*telemetry.Span{}
+	for ti := range traces {
+		for si := range traces[ti].Spans {
+			s := &traces[ti].Spans[si]
+			byRef[SpanRef{s.TraceID, s.SpanID}] = s
+		}
+	}
+	for _, s := range byRef {
+		if s.ParentSpanID != "" {
+			p := SpanRef{s.TraceID, s.ParentSpanID}
+			children[p] = append(children[p], s)
+		}
+	}
+	return byRef, children
+}
+
+// failedRequests are the failed app requests of failed user actions, in
+// time order; a failed attempt whose action still succeeded (a retry
+// recovered it) is no failed action.
+func failedRequests(byRef map[SpanRef]*telemetry.Span) []*telemetry.Span {
+	var clients []*telemetry.Span
+	for _, s := range byRef {
+		if !IsDeviceSpan(s) || s.Kind != telemetry.KindClient || !IsErrorRequest(s) {
+			continue
+		}
+		if a := byRef[SpanRef{s.TraceID, s.ParentSpanID}]; s.ParentSpanID != "" && a != nil && IsDeviceSpan(a) && a.StatusCode != telemetry.StatusError {
+			continue
+		}
+		clients = append(clients, s)
+	}
+	sort.Slice(clients, func(i, j int) bool {
+		if !clients[i].Start.Equal(clients[j].Start) {
+			return clients[i].Start.Before(clients[j].Start)
+		}
+		return clients[i].TraceID+clients[i].SpanID < clients[j].TraceID+clients[j].SpanID
+	})
+	return clients
+}
+
+// signatureOf is the cause chain and signature of a failed request; "" when
+// no backend span failed under it (no cascade).
+func signatureOf(c *telemetry.Span, children map[SpanRef][]*telemetry.Span) ([]CascadeLink, string) {
+	path := rootCause(c, children)
+	if len(path) < 2 {
+		return nil, ""
+	}
+	chain := make([]CascadeLink, 0, len(path))
+	parts := make([]string, 0, len(path))
+	for _, s := range path {
+		l := linkOf(s)
+		chain, parts = append(chain, l), append(parts, l.String())
+	}
+	return chain, strings.Join(parts, " ← ")
 }

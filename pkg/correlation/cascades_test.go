@@ -73,3 +73,24 @@ func TestErrorCascadesGroupsByRootCause(t *testing.T) {
 	assert.Equal(t, 1, got[1].Count)
 	assert.Equal(t, "edge", got[1].Chain[len(got[1].Chain)-1].Service)
 }
+
+func TestNewCascadeSignatures(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s1 := "11111111111111111111111111111111"
+	// The same cascade at 0 and 2 min, and a different one at 3 min.
+	edgeOnly := cascadeTrace(4, s1, t0.Add(3*time.Minute))
+	edgeOnly.Spans = edgeOnly.Spans[:2]
+	traces := []telemetry.Trace{cascadeTrace(1, s1, t0), cascadeTrace(2, s1, t0.Add(2*time.Minute)), edgeOnly}
+	// Times are aligned by the session's clock offset (50 ms here): start the
+	// buckets half a minute early.
+	series := SessionMetric(traces, MetricNewCascadeSignatures, "", t0.Add(-30*time.Second), t0.Add(210*time.Second), time.Minute)
+	require.Len(t, series, 1)
+	var got []float64
+	for _, v := range series[0].Values {
+		got = append(got, *v)
+	}
+	assert.Equal(t, []float64{1, 0, 0, 1}, got, "new at first sight only")
+	none := SessionMetric(nil, MetricNewCascadeSignatures, "", t0, t0.Add(2*time.Minute), time.Minute)
+	require.Len(t, none, 1)
+	assert.Equal(t, 0.0, *none[0].Values[0])
+}

@@ -19,11 +19,14 @@ const (
 	MetricServerLatencyP95    = "serverLatencyP95"
 	MetricNetworkLatencyP95   = "networkLatencyP95"
 	MetricPropagationCoverage = "propagationCoverage"
+	// MetricNewCascadeSignatures counts, per bucket, the error-cascade
+	// signatures first seen in that bucket within the queried range.
+	MetricNewCascadeSignatures = "newCascadeSignatures"
 )
 
 // Metrics lists the valid metric names.
 var Metrics = []string{MetricSessions, MetricSessionsWithErrors, MetricErrorSessionRatio, MetricClientLatencyP95,
-	MetricServerLatencyP95, MetricNetworkLatencyP95, MetricPropagationCoverage}
+	MetricServerLatencyP95, MetricNetworkLatencyP95, MetricPropagationCoverage, MetricNewCascadeSignatures}
 
 // Series is one time series of a session metric: a value per bucket start,
 // nil where the bucket had no data for it.
@@ -82,6 +85,9 @@ func SessionMetric(traces []telemetry.Trace, metric, groupBy string, from, to ti
 	offsets := map[string]time.Duration{}
 	for sid, reqs := range pairs {
 		offsets[sid], _ = EstimateClockOffset(reqs)
+	}
+	if metric == MetricNewCascadeSignatures {
+		return newSignatureSeries(traces, offsets, groupBy, from, to, step, nb)
 	}
 
 	groups := map[string][]*bucketAcc{}
@@ -204,4 +210,56 @@ func MetricUnit(metric string) string {
 		return "percentunit"
 	}
 	return "short"
+}
+
+// newSignatureSeries counts the cascade signatures first seen in each
+// bucket: a signature seen before the range's start counts as new at its
+// first appearance inside it, so query a range longer than the alert window.
+func newSignatureSeries(traces []telemetry.Trace, offsets map[string]time.Duration, groupBy string, from, to time.Time, step time.Duration, nb int) []*Series {
+	byRef, children := indexSpans(traces)
+	type key struct{ group, sig string }
+	first := map[key]time.Time{}
+	for _, c := range failedRequests(byRef) {
+		_, sig := signatureOf(c, children)
+		if sig == "" {
+			continue
+		}
+		at := c.Start.Add(-offsets[c.Attr(schema.AttrSessionID)])
+		if at.Before(from) || !at.Before(to) {
+			continue
+		}
+		k := key{sig: sig}
+		if groupBy != "" {
+			k.group = c.Attr(groupAttribute[groupBy])
+		}
+		if t, ok := first[k]; !ok || at.Before(t) {
+			first[k] = at
+		}
+	}
+	counts := map[string][]float64{}
+	for k, t := range first {
+		if counts[k.group] == nil {
+			counts[k.group] = make([]float64, nb)
+		}
+		counts[k.group][int(t.Sub(from)/step)]++
+	}
+	if len(counts) == 0 && groupBy == "" {
+		counts[""] = make([]float64, nb) // no cascade: zero new signatures
+	}
+	groups := make([]string, 0, len(counts))
+	for g := range counts {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	var out []*Series
+	for _, g := range groups {
+		s := &Series{Group: g, Times: make([]time.Time, nb), Values: make([]*float64, nb)}
+		for i := range s.Times {
+			s.Times[i] = from.Add(time.Duration(i) * step)
+			v := counts[g][i]
+			s.Values[i] = &v
+		}
+		out = append(out, s)
+	}
+	return out
 }
