@@ -55,22 +55,9 @@ func (e *Engine) Sessions(ctx context.Context, q query.Sessions, from, to time.T
 		return nil, ErrNoTraceStore
 	}
 	res := &SessionsResult{}
-	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Attributes: filterAttributes(q), Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList})
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range sr.Warnings {
-		res.Notices = append(res.Notices, Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
-	}
-	if sr.Truncated {
-		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("sessions built from the %d most recent matching traces per service; narrow the time range or filter to see older sessions", tracesForSessionList)})
-	}
-	var mu sync.Mutex
-	traces, err := e.complete(ctx, sr, from, to, tracesFetchedForSessionList, func(n Notice) {
-		mu.Lock()
-		res.Notices = append(res.Notices, n)
-		mu.Unlock()
-	})
+	var ns noticeList
+	defer func() { res.Notices = append(ns.list, res.Notices...) }()
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, filterAttributes(q)), ns.add)
 	if err != nil {
 		return nil, err
 	}
@@ -155,11 +142,7 @@ func (e *Engine) Endpoints(ctx context.Context, from, to time.Time, limit int) (
 	if e.Traces == nil {
 		return nil, ErrNoTraceStore
 	}
-	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList})
-	if err != nil {
-		return nil, err
-	}
-	traces, err := e.complete(ctx, sr, from, to, tracesFetchedForSessionList, func(Notice) {})
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), func(Notice) {})
 	if err != nil {
 		return nil, err
 	}
@@ -207,25 +190,12 @@ func (e *Engine) LatencyBreakdown(ctx context.Context, q query.LatencyBreakdown,
 		return nil, ErrNoTraceStore
 	}
 	res := &LatencyResult{}
-	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList})
+	var ns noticeList
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), ns.add)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range sr.Warnings {
-		res.Notices = append(res.Notices, Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
-	}
-	if sr.Truncated {
-		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("built from the %d most recent traces per service; narrow the time range for older requests", tracesForSessionList)})
-	}
-	var mu sync.Mutex
-	traces, err := e.complete(ctx, sr, from, to, tracesFetchedForSessionList, func(n Notice) {
-		mu.Lock()
-		res.Notices = append(res.Notices, n)
-		mu.Unlock()
-	})
-	if err != nil {
-		return nil, err
-	}
+	res.Notices = ns.list
 	res.Groups = correlation.LatencyBreakdown(traces, q.GroupBy)
 	if len(res.Groups) > q.Limit {
 		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("showing %d of %d groups (limit)", q.Limit, len(res.Groups))})
@@ -248,23 +218,10 @@ func (e *Engine) ErrorCascades(ctx context.Context, q query.ErrorCascades, from,
 		return nil, ErrNoTraceStore
 	}
 	res := &CascadesResult{}
-	var mu sync.Mutex
-	notice := func(n Notice) {
-		mu.Lock()
-		res.Notices = append(res.Notices, n)
-		mu.Unlock()
-	}
-	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList})
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range sr.Warnings {
-		notice(Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
-	}
-	if sr.Truncated {
-		notice(Notice{Text: fmt.Sprintf("built from the %d most recent traces per service; narrow the time range for older failures", tracesForSessionList)})
-	}
-	traces, err := e.complete(ctx, sr, from, to, tracesFetchedForSessionList, notice)
+	var ns noticeList
+	notice := ns.add
+	defer func() { res.Notices = ns.list }()
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), notice)
 	if err != nil {
 		return nil, err
 	}
@@ -295,16 +252,17 @@ func (e *Engine) ErrorCascades(ctx context.Context, q query.ErrorCascades, from,
 	return res, nil
 }
 
-// appTraces reads the traces in [from, to], bounded as the sessions list,
-// completing span-set results: only those carrying a session unless
-// withoutSession (the propagation audit needs the traces that lost it).
-func (e *Engine) appTraces(ctx context.Context, from, to time.Time, withoutSession bool, notice func(Notice)) ([]telemetry.Trace, error) {
+// sessionSearch is a search for traces carrying a session (and the exact
+// attribute matches given) in [from, to], bounded as the sessions list.
+func sessionSearch(from, to time.Time, attrs []telemetry.KV) stores.TraceSearch {
+	return stores.TraceSearch{Attributes: attrs, Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList}
+}
+
+// appTraces runs a bounded trace search, notes what it cut or lost, and
+// completes span-set results by fetching the most recent traces whole.
+func (e *Engine) appTraces(ctx context.Context, search stores.TraceSearch, notice func(Notice)) ([]telemetry.Trace, error) {
 	if e.Traces == nil {
 		return nil, ErrNoTraceStore
-	}
-	search := stores.TraceSearch{Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList}
-	if withoutSession {
-		search.Present = nil
 	}
 	sr, err := e.Traces.SearchTraces(ctx, search)
 	if err != nil {
@@ -314,9 +272,21 @@ func (e *Engine) appTraces(ctx context.Context, from, to time.Time, withoutSessi
 		notice(Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
 	}
 	if sr.Truncated {
-		notice(Notice{Text: fmt.Sprintf("built from the %d most recent traces per service; narrow the time range for older data", tracesForSessionList)})
+		notice(Notice{Text: fmt.Sprintf("built from the %d most recent matching traces per service; narrow the time range or filter to see older data", search.Limit)})
 	}
-	return e.complete(ctx, sr, from, to, tracesFetchedForSessionList, notice)
+	return e.complete(ctx, sr, search.Start, search.End, tracesFetchedForSessionList, notice)
+}
+
+// noticeList collects notices from concurrent store calls.
+type noticeList struct {
+	mu   sync.Mutex
+	list []Notice
+}
+
+func (n *noticeList) add(x Notice) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.list = append(n.list, x)
 }
 
 // PropagationResult is the drift audit and what was cut or failed.
@@ -332,13 +302,14 @@ type PropagationResult struct {
 // trace ID), and the device clock offsets.
 func (e *Engine) PropagationHealth(ctx context.Context, from, to time.Time) (*PropagationResult, error) {
 	res := &PropagationResult{}
-	var mu sync.Mutex
-	notice := func(n Notice) { mu.Lock(); res.Notices = append(res.Notices, n); mu.Unlock() }
+	var ns noticeList
+	notice := ns.add
+	defer func() { res.Notices = ns.list }()
 	g, gctx := errgroup.WithContext(ctx)
 	var traces []telemetry.Trace
 	safego.Go(g, func() error {
 		var err error
-		traces, err = e.appTraces(gctx, from, to, true, notice)
+		traces, err = e.appTraces(gctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList}, notice)
 		return err
 	})
 	if counter, ok := e.Logs.(stores.LogCoverageCounter); ok {
@@ -374,7 +345,7 @@ type MetricsResult struct {
 // step, optionally grouped.
 func (e *Engine) SessionMetrics(ctx context.Context, q query.SessionMetrics, from, to time.Time, step time.Duration) (*MetricsResult, error) {
 	res := &MetricsResult{}
-	traces, err := e.appTraces(ctx, from, to, false, func(n Notice) { res.Notices = append(res.Notices, n) })
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), func(n Notice) { res.Notices = append(res.Notices, n) })
 	if err != nil {
 		return nil, err
 	}
