@@ -94,3 +94,20 @@ func TestNewCascadeSignatures(t *testing.T) {
 	require.Len(t, none, 1)
 	assert.Equal(t, 0.0, *none[0].Values[0])
 }
+
+func TestNewCascadeSignaturesLookback(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s1 := "11111111111111111111111111111111"
+	traces := []telemetry.Trace{cascadeTrace(1, s1, t0), cascadeTrace(2, s1, t0.Add(time.Hour))}
+	// Seen an hour before the range: not new inside it.
+	seen := NewCascadeSignatures(traces, "", t0.Add(-time.Minute), t0.Add(50*time.Minute), t0.Add(70*time.Minute), 10*time.Minute)
+	require.Len(t, seen, 1)
+	for _, v := range seen[0].Values {
+		assert.Equal(t, 0.0, *v)
+	}
+	// Without that history it is new at its first sight in the range.
+	fresh := NewCascadeSignatures(traces[1:], "", t0.Add(-time.Minute), t0.Add(50*time.Minute), t0.Add(70*time.Minute), 10*time.Minute)
+	require.Len(t, fresh, 1)
+	assert.Equal(t, 1.0, *fresh[0].Values[0]+*fresh[0].Values[1])
+	assert.Nil(t, NewCascadeSignatures(traces, "", t0.Add(time.Hour), t0, t0.Add(time.Minute), time.Minute), "history after the range")
+}

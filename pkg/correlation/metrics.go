@@ -87,7 +87,7 @@ func SessionMetric(traces []telemetry.Trace, metric, groupBy string, from, to ti
 		offsets[sid], _ = EstimateClockOffset(reqs)
 	}
 	if metric == MetricNewCascadeSignatures {
-		return newSignatureSeries(traces, offsets, groupBy, from, to, step, nb)
+		return newSignatureSeries(traces, offsets, groupBy, from, from, to, step, nb)
 	}
 
 	groups := map[string][]*bucketAcc{}
@@ -212,10 +212,44 @@ func MetricUnit(metric string) string {
 	return "short"
 }
 
+// NewCascadeSignatures counts, per bucket of [from, to), the cascade
+// signatures first seen in that bucket: a signature already seen in
+// [history, from) is not new.
+func NewCascadeSignatures(traces []telemetry.Trace, groupBy string, history, from, to time.Time, step time.Duration) []*Series {
+	if step <= 0 || !to.After(from) || history.After(from) {
+		return nil
+	}
+	nb := int((to.Sub(from) + step - 1) / step)
+	return newSignatureSeries(traces, sessionOffsets(traces), groupBy, history, from, to, step, nb)
+}
+
+// sessionOffsets estimates each session's device clock offset from its
+// client/server span pairs.
+func sessionOffsets(traces []telemetry.Trace) map[string]time.Duration {
+	byRef, children := indexSpans(traces)
+	pairs := map[string][]*Request{}
+	for _, s := range byRef {
+		if !IsDeviceSpan(s) || s.Kind != telemetry.KindClient {
+			continue
+		}
+		for _, k := range children[SpanRef{s.TraceID, s.SpanID}] {
+			if !IsDeviceSpan(k) {
+				sid := s.Attr(schema.AttrSessionID)
+				pairs[sid] = append(pairs[sid], &Request{Client: s, ServerRoot: k})
+				break
+			}
+		}
+	}
+	out := map[string]time.Duration{}
+	for sid, reqs := range pairs {
+		out[sid], _ = EstimateClockOffset(reqs)
+	}
+	return out
+}
+
 // newSignatureSeries counts the cascade signatures first seen in each
-// bucket: a signature seen before the range's start counts as new at its
-// first appearance inside it, so query a range longer than the alert window.
-func newSignatureSeries(traces []telemetry.Trace, offsets map[string]time.Duration, groupBy string, from, to time.Time, step time.Duration, nb int) []*Series {
+// bucket of [from, to), history starting at history.
+func newSignatureSeries(traces []telemetry.Trace, offsets map[string]time.Duration, groupBy string, history, from, to time.Time, step time.Duration, nb int) []*Series {
 	byRef, children := indexSpans(traces)
 	type key struct{ group, sig string }
 	first := map[key]time.Time{}
@@ -225,7 +259,7 @@ func newSignatureSeries(traces []telemetry.Trace, offsets map[string]time.Durati
 			continue
 		}
 		at := c.Start.Add(-offsets[c.Attr(schema.AttrSessionID)])
-		if at.Before(from) || !at.Before(to) {
+		if at.Before(history) || !at.Before(to) {
 			continue
 		}
 		k := key{sig: sig}
@@ -238,6 +272,9 @@ func newSignatureSeries(traces []telemetry.Trace, offsets map[string]time.Durati
 	}
 	counts := map[string][]float64{}
 	for k, t := range first {
+		if t.Before(from) {
+			continue // seen in the history: not new
+		}
 		if counts[k.group] == nil {
 			counts[k.group] = make([]float64, nb)
 		}

@@ -345,11 +345,26 @@ type MetricsResult struct {
 // step, optionally grouped.
 func (e *Engine) SessionMetrics(ctx context.Context, q query.SessionMetrics, from, to time.Time, step time.Duration) (*MetricsResult, error) {
 	res := &MetricsResult{}
-	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), func(n Notice) { res.Notices = append(res.Notices, n) })
+	notice := func(n Notice) { res.Notices = append(res.Notices, n) }
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), notice)
 	if err != nil {
 		return nil, err
 	}
-	res.Series = correlation.SessionMetric(traces, q.Metric, q.GroupBy, from, to, step)
+	if q.Metric == correlation.MetricNewCascadeSignatures {
+		// A signature is new only if the lookback before the range lacks
+		// it. The history is its own bounded search, so the range's traces
+		// never crowd it out.
+		history := from.Add(-time.Duration(q.LookbackHours * float64(time.Hour)))
+		past, err := e.appTraces(ctx, sessionSearch(history, from, nil), func(n Notice) {
+			notice(Notice{Text: "history before the range: " + n.Text + "; a signature seen only earlier may count as new"})
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.Series = correlation.NewCascadeSignatures(append(past, traces...), q.GroupBy, history, from, to, step)
+	} else {
+		res.Series = correlation.SessionMetric(traces, q.Metric, q.GroupBy, from, to, step)
+	}
 	for _, s := range res.Series {
 		if s.Weighted {
 			res.Notices = append(res.Notices, Notice{Text: "counts are weighted by 1/sampling rate of the sampled sessions"})

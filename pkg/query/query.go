@@ -256,7 +256,17 @@ const (
 type SessionMetrics struct {
 	Metric  string `json:"metric"`
 	GroupBy string `json:"groupBy"`
+	// LookbackHours is, for newCascadeSignatures, the history before the
+	// range in which a signature counts as already seen (default 24, at
+	// most 168).
+	LookbackHours float64 `json:"lookbackHours"`
 }
+
+// Lookback bounds of newCascadeSignatures.
+const (
+	DefaultLookbackHours = 24
+	MaxLookbackHours     = 168
+)
 
 // ParseSessionMetrics parses and validates a sessionMetrics query.
 func ParseSessionMetrics(raw json.RawMessage, metrics, dimensions []string) (SessionMetrics, error) {
@@ -272,6 +282,12 @@ func ParseSessionMetrics(raw json.RawMessage, metrics, dimensions []string) (Ses
 	}
 	if q.GroupBy != "" && !contains(dimensions, q.GroupBy) {
 		return q, &FieldError{Field: "groupBy", Msg: fmt.Sprintf("%q is not a dimension; choose from %s", truncate(q.GroupBy, 40), strings.Join(dimensions, ", "))}
+	}
+	switch {
+	case q.LookbackHours == 0:
+		q.LookbackHours = DefaultLookbackHours
+	case q.LookbackHours < 0 || q.LookbackHours > MaxLookbackHours:
+		return q, &FieldError{Field: "lookbackHours", Msg: fmt.Sprintf("must be between 0 and %d, got %v", MaxLookbackHours, q.LookbackHours)}
 	}
 	return q, nil
 }
