@@ -116,6 +116,7 @@ export const SESSION_METRICS = [
   'serverLatencyP95',
   'networkLatencyP95',
   'propagationCoverage',
+  'newCascadeSignatures',
 ] as const;
 
 export type SessionMetric = (typeof SESSION_METRICS)[number];

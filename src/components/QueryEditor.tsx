@@ -68,6 +68,11 @@ const METRIC_OPTIONS: Array<SelectableValue<SessionMetric>> = [
     value: 'propagationCoverage',
     description: 'Share of requests whose backend trace was found (0..1)',
   },
+  {
+    label: 'New cascade signatures',
+    value: 'newCascadeSignatures',
+    description: 'Failure chains first seen in each interval, unseen in the 24 h before the range',
+  },
 ];
 
 export const DEFAULT_METRIC: SessionMetric = 'errorSessionRatio';
