@@ -111,11 +111,16 @@ type Input struct {
 
 // BuildTimeline joins one session's spans and logs.
 func BuildTimeline(in Input) *Timeline {
-	t := &Timeline{SessionID: in.SessionID, LogsBySpan: map[SpanRef][]int{}}
+	n := 0
+	for i := range in.Traces {
+		n += len(in.Traces[i].Spans)
+	}
+	// Maps and slices sized up front: the join's cost is mostly allocation.
+	t := &Timeline{SessionID: in.SessionID, LogsBySpan: make(map[SpanRef][]int, len(in.Logs))}
 
 	// Deduplicate spans by (trace, span) and index them.
-	byRef := map[SpanRef]*telemetry.Span{}
-	var spans []*telemetry.Span
+	byRef := make(map[SpanRef]*telemetry.Span, n)
+	spans := make([]*telemetry.Span, 0, n)
 	for ti := range in.Traces {
 		for si := range in.Traces[ti].Spans {
 			s := &in.Traces[ti].Spans[si]
@@ -129,7 +134,7 @@ func BuildTimeline(in Input) *Timeline {
 	}
 	sort.SliceStable(spans, func(i, j int) bool { return spans[i].Start.Before(spans[j].Start) })
 
-	children := map[SpanRef][]*telemetry.Span{}
+	children := make(map[SpanRef][]*telemetry.Span, n)
 	for _, s := range spans {
 		if s.ParentSpanID != "" {
 			p := SpanRef{s.TraceID, s.ParentSpanID}
@@ -179,9 +184,7 @@ func BuildTimeline(in Input) *Timeline {
 
 	t.ClockOffset, t.OffsetSamples = EstimateClockOffset(t.Requests)
 
-	for i := range in.Logs {
-		t.Logs = append(t.Logs, in.Logs[i])
-	}
+	t.Logs = append(make([]telemetry.LogRecord, 0, len(in.Logs)), in.Logs...)
 	sort.SliceStable(t.Logs, func(i, j int) bool { return t.Logs[i].Time.Before(t.Logs[j].Time) })
 	for i, l := range t.Logs {
 		if l.TraceID != "" && l.SpanID != "" {

@@ -100,13 +100,21 @@ func appendKVList(b []byte, kvs []traceKV) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"key":`...)
-		b = appendJSONString(b, kv.Key)
-		b = append(b, `,"value":`...)
-		b = appendValue(b, kv.Value)
-		b = append(b, '}')
+		b = appendKV(b, kv)
 	}
 	return append(b, ']')
+}
+
+func appendKV(b []byte, kv traceKV) []byte {
+	b = append(b, `{"key":`...)
+	b = appendJSONString(b, kv.Key)
+	b = append(b, `,"value":`...)
+	if kv.Val != nil {
+		b = appendValue(b, kv.Val)
+	} else {
+		b = appendJSONString(b, kv.Str)
+	}
+	return append(b, '}')
 }
 
 // logsJSON renders the trace panel's span logs.

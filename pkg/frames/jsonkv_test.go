@@ -18,9 +18,9 @@ func TestJSONWriterMatchesEncodingJSON(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(want), string(appendJSONString(nil, s)), "%q", s)
 	}
-	kvs := []traceKV{{"a", "x\"y"}, {"n", 42}, {"f", 1.5}, {"b", true}, {"i64", int64(-3)}, {"big", 1e21}}
-	want, _ := json.Marshal(kvs)
-	assert.JSONEq(t, string(want), string(kvListJSON(kvs)))
+	kvs := []traceKV{strKV("a", "x\"y"), {Key: "n", Val: 42}, {Key: "f", Val: 1.5}, {Key: "b", Val: true}, {Key: "i64", Val: int64(-3)}, {Key: "big", Val: 1e21}}
+	want := `[{"key":"a","value":"x\"y"},{"key":"n","value":42},{"key":"f","value":1.5},{"key":"b","value":true},{"key":"i64","value":-3},{"key":"big","value":1e+21}]`
+	assert.JSONEq(t, want, string(kvListJSON(kvs)))
 	logs := []traceLog{{Timestamp: 1.7e12 + 0.25, Fields: kvs[:2], Name: "n"}, {Timestamp: 1, Fields: nil}}
 	got := logsJSON(logs)
 	var back []map[string]any
@@ -28,8 +28,8 @@ func TestJSONWriterMatchesEncodingJSON(t *testing.T) {
 	assert.Len(t, back, 2)
 	assert.Equal(t, "n", back[0]["name"])
 	refs := []traceReference{{SpanID: "a", TraceID: "b", Tags: kvs[:1]}}
-	want, _ = json.Marshal(refs)
-	assert.JSONEq(t, string(want), string(referencesJSON(refs)))
+	wantRefs, _ := json.Marshal(refs)
+	assert.JSONEq(t, string(wantRefs), string(referencesJSON(refs)))
 	assert.JSONEq(t, `{"k":"v","q":"\""}`, string(objectJSON([]string{"k", "q"}, []string{"v", `"`})))
 }
 

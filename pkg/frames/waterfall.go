@@ -15,11 +15,19 @@ import (
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
-// traceKV is a key/value as Grafana's trace panel reads tags.
+// traceKV is a key/value as Grafana's trace panel reads tags. Most values
+// are strings: they go in Str, so no interface boxing (an allocation per
+// attribute) happens on the hot path; other values go in Val.
 type traceKV struct {
-	Key   string `json:"key"`
-	Value any    `json:"value"`
+	Key string
+	Str string
+	Val any
 }
+
+func strKV(k, v string) traceKV { return traceKV{Key: k, Str: v} }
+
+// MarshalJSON writes {"key":…,"value":…}, as the trace panel reads it.
+func (kv traceKV) MarshalJSON() ([]byte, error) { return appendKV(nil, kv), nil }
 
 type traceLog struct {
 	Timestamp float64   `json:"timestamp"` // ms
@@ -68,11 +76,11 @@ func Waterfall(tl *correlation.Timeline) *data.Frame {
 	root := waterfallRow{
 		traceID: tl.SessionID, spanID: rootID, operation: "session " + tl.SessionID, service: tl.App.Service,
 		kind: "internal", start: tl.Start, duration: tl.End.Sub(tl.Start),
-		serviceTags: []traceKV{{"service.name", tl.App.Service}},
+		serviceTags: []traceKV{strKV("service.name", tl.App.Service)},
 		tags: []traceKV{
-			{schema.AttrSessionID, tl.SessionID},
-			{"stitch.clock.offset_estimate_ms", float64(tl.ClockOffset) / float64(time.Millisecond)},
-			{"stitch.clock.offset_samples", tl.OffsetSamples},
+			strKV(schema.AttrSessionID, tl.SessionID),
+			{Key: "stitch.clock.offset_estimate_ms", Val: float64(tl.ClockOffset) / float64(time.Millisecond)},
+			{Key: "stitch.clock.offset_samples", Val: tl.OffsetSamples},
 		},
 	}
 	for _, kv := range []struct{ k, v string }{
@@ -80,7 +88,7 @@ func Waterfall(tl *correlation.Timeline) *data.Frame {
 		{schema.AttrDeviceModelIdentifier, tl.App.DeviceModel}, {schema.AttrNetworkConnectionType, tl.App.NetworkType},
 	} {
 		if kv.v != "" {
-			root.serviceTags = append(root.serviceTags, traceKV{kv.k, kv.v})
+			root.serviceTags = append(root.serviceTags, strKV(kv.k, kv.v))
 		}
 	}
 	// Logs not tied to a span (lifecycle events, device logs) hang on the root.
@@ -113,10 +121,10 @@ func Waterfall(tl *correlation.Timeline) *data.Frame {
 		add(r.Client, parent)
 		if r.ServerRoot == nil {
 			last := &rows[len(rows)-1]
-			last.tags = append(last.tags, traceKV{"stitch.backend.missing", r.MissingReason})
+			last.tags = append(last.tags, strKV("stitch.backend.missing", r.MissingReason))
 			last.logs = append(last.logs, traceLog{
 				Timestamp: msOf(tl.Aligned(r.Client)), Name: "backend trace missing",
-				Fields: []traceKV{{"reason", r.MissingReason}},
+				Fields: []traceKV{strKV("reason", r.MissingReason)},
 			})
 			continue
 		}
@@ -179,20 +187,20 @@ func spanRow(tl *correlation.Timeline, s *telemetry.Span, parent string) waterfa
 	}
 	r.serviceTags = make([]traceKV, 0, len(s.Resource))
 	for _, kv := range s.Resource {
-		r.serviceTags = append(r.serviceTags, traceKV{kv.Key, kv.Value})
+		r.serviceTags = append(r.serviceTags, strKV(kv.Key, kv.Value))
 	}
 	r.tags = make([]traceKV, 0, len(s.Attributes)+2)
-	r.tags = append(r.tags, traceKV{"trace.id", s.TraceID})
+	r.tags = append(r.tags, strKV("trace.id", s.TraceID))
 	if correlation.IsDeviceSpan(s) && tl.ClockOffset != 0 {
-		r.tags = append(r.tags, traceKV{"stitch.device_time", s.Start.UTC().Format(time.RFC3339Nano)})
+		r.tags = append(r.tags, strKV("stitch.device_time", s.Start.UTC().Format(time.RFC3339Nano)))
 	}
 	for _, kv := range s.Attributes {
-		r.tags = append(r.tags, traceKV{kv.Key, kv.Value})
+		r.tags = append(r.tags, strKV(kv.Key, kv.Value))
 	}
 	for _, ev := range s.Events {
 		tlog := traceLog{Timestamp: msOf(ev.Time.Add(start.Sub(s.Start))), Name: ev.Name}
 		for _, kv := range ev.Attributes {
-			tlog.Fields = append(tlog.Fields, traceKV{kv.Key, kv.Value})
+			tlog.Fields = append(tlog.Fields, strKV(kv.Key, kv.Value))
 		}
 		r.logs = append(r.logs, tlog)
 	}
@@ -210,9 +218,9 @@ func toTraceLog(tl *correlation.Timeline, l telemetry.LogRecord) traceLog {
 	if correlation.IsDeviceLog(&l) {
 		t = t.Add(-tl.ClockOffset)
 	}
-	out := traceLog{Timestamp: msOf(t), Name: l.Body, Fields: []traceKV{{"severity", l.Severity}, {"service", l.Service}, {"body", l.Body}}}
+	out := traceLog{Timestamp: msOf(t), Name: l.Body, Fields: []traceKV{strKV("severity", l.Severity), strKV("service", l.Service), strKV("body", l.Body)}}
 	for _, kv := range l.Attributes {
-		out.Fields = append(out.Fields, traceKV{kv.Key, kv.Value})
+		out.Fields = append(out.Fields, strKV(kv.Key, kv.Value))
 	}
 	return out
 }
