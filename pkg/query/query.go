@@ -136,11 +136,8 @@ func ParseSessions(raw json.RawMessage) (Sessions, error) {
 	if q.MinDurationMs < 0 {
 		return q, &FieldError{Field: "minDurationMs", Msg: "must not be negative"}
 	}
-	switch {
-	case q.Limit == 0:
-		q.Limit = DefaultSessionsLimit
-	case q.Limit < 0 || q.Limit > MaxSessionsLimit:
-		return q, &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", MaxSessionsLimit, q.Limit)}
+	if err := checkLimit(&q.Limit); err != nil {
+		return q, err
 	}
 	return q, nil
 }
@@ -213,11 +210,8 @@ func ParseLatencyBreakdown(raw json.RawMessage, dimensions []string) (LatencyBre
 		}
 		seen[g] = true
 	}
-	switch {
-	case q.Limit == 0:
-		q.Limit = DefaultSessionsLimit
-	case q.Limit < 0 || q.Limit > MaxSessionsLimit:
-		return q, &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", MaxSessionsLimit, q.Limit)}
+	if err := checkLimit(&q.Limit); err != nil {
+		return q, err
 	}
 	return q, nil
 }
@@ -237,11 +231,8 @@ func ParseErrorCascades(raw json.RawMessage) (ErrorCascades, error) {
 	if err := json.Unmarshal(raw, &q); err != nil {
 		return q, &FieldError{Field: fieldOf(err), Msg: fmt.Sprintf("wrong type: %v", err)}
 	}
-	switch {
-	case q.Limit == 0:
-		q.Limit = DefaultSessionsLimit
-	case q.Limit < 0 || q.Limit > MaxSessionsLimit:
-		return q, &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", MaxSessionsLimit, q.Limit)}
+	if err := checkLimit(&q.Limit); err != nil {
+		return q, err
 	}
 	return q, nil
 }
@@ -299,4 +290,15 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkLimit defaults a list query's limit and bounds it.
+func checkLimit(limit *int) error {
+	switch {
+	case *limit == 0:
+		*limit = DefaultSessionsLimit
+	case *limit < 0 || *limit > MaxSessionsLimit:
+		return &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", MaxSessionsLimit, *limit)}
+	}
+	return nil
 }
