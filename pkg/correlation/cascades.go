@@ -63,8 +63,7 @@ func linkOf(s *telemetry.Span) CascadeLink {
 // request with no failed backend span under it (a 4xx, a client-side error,
 // a missing backend trace) is no cascade: it is only counted, in
 // clientOnly. logs, when given, supply each signature's first error log line.
-func ErrorCascades(traces []telemetry.Trace, logs []telemetry.LogRecord) (cascades []*Cascade, clientOnly int) {
-	byRef, children := indexSpans(traces)
+func ErrorCascades(x *Index, logs []telemetry.LogRecord) (cascades []*Cascade, clientOnly int) {
 	// The first error record of a trace: the backends' first (their clock
 	// is the reference), the app's own only when no backend wrote one.
 	errorLogs, deviceErrorLogs := map[string]*telemetry.LogRecord{}, map[string]*telemetry.LogRecord{}
@@ -89,9 +88,8 @@ func ErrorCascades(traces []telemetry.Trace, logs []telemetry.LogRecord) (cascad
 	}
 
 	groups := map[string]*Cascade{}
-	clients := failedRequests(byRef)
-	for _, c := range clients {
-		chain, sig := signatureOf(c, children)
+	for _, c := range failedRequests(x) {
+		chain, sig := signatureOf(c, x)
 		if sig == "" {
 			clientOnly++
 			continue
@@ -132,13 +130,13 @@ func ErrorCascades(traces []telemetry.Trace, logs []telemetry.LogRecord) (cascad
 // rootCause returns the path from the client span down to the backend span
 // that failed first: at each step, descend into the failed backend children,
 // deepest first; among siblings, the earliest.
-func rootCause(client *telemetry.Span, children map[SpanRef][]*telemetry.Span) []*telemetry.Span {
+func rootCause(client *telemetry.Span, x *Index) []*telemetry.Span {
 	var best []*telemetry.Span
 	var walk func(s *telemetry.Span, path []*telemetry.Span)
 	walk = func(s *telemetry.Span, path []*telemetry.Span) {
 		path = append(path, s)
 		var failedKids []*telemetry.Span
-		for _, k := range children[SpanRef{s.TraceID, s.SpanID}] {
+		for _, k := range x.Children(s) {
 			if !IsDeviceSpan(k) && failed(k) {
 				failedKids = append(failedKids, k)
 			}
@@ -163,52 +161,24 @@ func (c *Cascade) String() string {
 	return fmt.Sprintf("%d× %s", c.Count, c.Signature)
 }
 
-// indexSpans indexes the traces' spans by reference and by parent.
-func indexSpans(traces []telemetry.Trace) (map[SpanRef]*telemetry.Span, map[SpanRef][]*telemetry.Span) {
-	byRef := map[SpanRef]*telemetry.Span{}
-	children := map[SpanRef][]*telemetry.Span{}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			byRef[SpanRef{s.TraceID, s.SpanID}] = s
-		}
-	}
-	for _, s := range byRef {
-		if s.ParentSpanID != "" {
-			p := SpanRef{s.TraceID, s.ParentSpanID}
-			children[p] = append(children[p], s)
-		}
-	}
-	return byRef, children
-}
-
 // failedRequests are the failed app requests of failed user actions, in
 // time order; a failed attempt whose action still succeeded (a retry
 // recovered it) is no failed action.
-func failedRequests(byRef map[SpanRef]*telemetry.Span) []*telemetry.Span {
+func failedRequests(x *Index) []*telemetry.Span {
 	var clients []*telemetry.Span
-	for _, s := range byRef {
-		if !IsDeviceSpan(s) || s.Kind != telemetry.KindClient || !IsErrorRequest(s) {
+	for _, r := range x.Requests() {
+		if !IsErrorRequest(r.Client) || (r.Action != nil && r.Action.StatusCode != telemetry.StatusError) {
 			continue
 		}
-		if a := byRef[SpanRef{s.TraceID, s.ParentSpanID}]; s.ParentSpanID != "" && a != nil && IsDeviceSpan(a) && a.StatusCode != telemetry.StatusError {
-			continue
-		}
-		clients = append(clients, s)
+		clients = append(clients, r.Client)
 	}
-	sort.Slice(clients, func(i, j int) bool {
-		if !clients[i].Start.Equal(clients[j].Start) {
-			return clients[i].Start.Before(clients[j].Start)
-		}
-		return clients[i].TraceID+clients[i].SpanID < clients[j].TraceID+clients[j].SpanID
-	})
 	return clients
 }
 
 // signatureOf is the cause chain and signature of a failed request; "" when
 // no backend span failed under it (no cascade).
-func signatureOf(c *telemetry.Span, children map[SpanRef][]*telemetry.Span) ([]CascadeLink, string) {
-	path := rootCause(c, children)
+func signatureOf(c *telemetry.Span, x *Index) ([]CascadeLink, string) {
+	path := rootCause(c, x)
 	if len(path) < 2 {
 		return nil, ""
 	}

@@ -58,7 +58,7 @@ func TestErrorCascadesGroupsByRootCause(t *testing.T) {
 	recovered.Spans[0].ParentSpanID = action.SpanID
 	recovered.Spans = append(recovered.Spans, action)
 	traces = append(traces, recovered)
-	got, clientOnly := ErrorCascades(traces, logs)
+	got, clientOnly := ErrorCascades(NewIndex(traces), logs)
 	assert.Equal(t, 1, clientOnly)
 	require.Len(t, got, 2)
 	top := got[0]
@@ -83,14 +83,14 @@ func TestNewCascadeSignatures(t *testing.T) {
 	traces := []telemetry.Trace{cascadeTrace(1, s1, t0), cascadeTrace(2, s1, t0.Add(2*time.Minute)), edgeOnly}
 	// Times are aligned by the session's clock offset (50 ms here): start the
 	// buckets half a minute early.
-	series := SessionMetric(traces, MetricNewCascadeSignatures, "", t0.Add(-30*time.Second), t0.Add(210*time.Second), time.Minute)
+	series := SessionMetric(NewIndex(traces), MetricNewCascadeSignatures, "", t0.Add(-30*time.Second), t0.Add(210*time.Second), time.Minute)
 	require.Len(t, series, 1)
 	var got []float64
 	for _, v := range series[0].Values {
 		got = append(got, *v)
 	}
 	assert.Equal(t, []float64{1, 0, 0, 1}, got, "new at first sight only")
-	none := SessionMetric(nil, MetricNewCascadeSignatures, "", t0, t0.Add(2*time.Minute), time.Minute)
+	none := SessionMetric(NewIndex(nil), MetricNewCascadeSignatures, "", t0, t0.Add(2*time.Minute), time.Minute)
 	require.Len(t, none, 1)
 	assert.Equal(t, 0.0, *none[0].Values[0])
 }
@@ -100,14 +100,14 @@ func TestNewCascadeSignaturesLookback(t *testing.T) {
 	s1 := "11111111111111111111111111111111"
 	traces := []telemetry.Trace{cascadeTrace(1, s1, t0), cascadeTrace(2, s1, t0.Add(time.Hour))}
 	// Seen an hour before the range: not new inside it.
-	seen := NewCascadeSignatures(traces, "", t0.Add(-time.Minute), t0.Add(50*time.Minute), t0.Add(70*time.Minute), 10*time.Minute)
+	seen := NewCascadeSignatures(NewIndex(traces), "", t0.Add(-time.Minute), t0.Add(50*time.Minute), t0.Add(70*time.Minute), 10*time.Minute)
 	require.Len(t, seen, 1)
 	for _, v := range seen[0].Values {
 		assert.Equal(t, 0.0, *v)
 	}
 	// Without that history it is new at its first sight in the range.
-	fresh := NewCascadeSignatures(traces[1:], "", t0.Add(-time.Minute), t0.Add(50*time.Minute), t0.Add(70*time.Minute), 10*time.Minute)
+	fresh := NewCascadeSignatures(NewIndex(traces[1:]), "", t0.Add(-time.Minute), t0.Add(50*time.Minute), t0.Add(70*time.Minute), 10*time.Minute)
 	require.Len(t, fresh, 1)
 	assert.Equal(t, 1.0, *fresh[0].Values[0]+*fresh[0].Values[1])
-	assert.Nil(t, NewCascadeSignatures(traces, "", t0.Add(time.Hour), t0, t0.Add(time.Minute), time.Minute), "history after the range")
+	assert.Nil(t, NewCascadeSignatures(NewIndex(traces), "", t0.Add(time.Hour), t0, t0.Add(time.Minute), time.Minute), "history after the range")
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stitch-observability/stitch/pkg/schema"
-	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
 // Grouping dimensions of the latency breakdown, as the query names them.
@@ -60,50 +59,33 @@ func (g *LatencyGroup) ErrorRate() float64 {
 // network + queueing time (client minus server, from durations only, so a
 // skewed device clock cannot distort it), grouped by the given dimensions,
 // slowest server p95 first.
-func LatencyBreakdown(traces []telemetry.Trace, groupBy []string) []*LatencyGroup {
-	serverChild := map[SpanRef]*telemetry.Span{}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			if !IsDeviceSpan(s) && s.ParentSpanID != "" {
-				serverChild[SpanRef{s.TraceID, s.ParentSpanID}] = s
-			}
-		}
-	}
+func LatencyBreakdown(x *Index, groupBy []string) []*LatencyGroup {
 	type acc struct {
 		g                       *LatencyGroup
 		client, server, network []time.Duration
 	}
 	groups := map[string]*acc{}
-	seen := map[SpanRef]bool{}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			ref := SpanRef{s.TraceID, s.SpanID}
-			if !IsDeviceSpan(s) || s.Kind != telemetry.KindClient || seen[ref] {
-				continue
-			}
-			seen[ref] = true
-			key := make([]string, len(groupBy))
-			for i, dim := range groupBy {
-				key[i] = s.Attr(groupAttribute[dim])
-			}
-			k := strings.Join(key, "\x00")
-			a := groups[k]
-			if a == nil {
-				a = &acc{g: &LatencyGroup{Key: key}}
-				groups[k] = a
-			}
-			a.g.Requests++
-			if IsErrorRequest(s) {
-				a.g.Errors++
-			}
-			a.client = append(a.client, s.Duration)
-			if srv := serverChild[ref]; srv != nil {
-				a.g.WithServer++
-				a.server = append(a.server, srv.Duration)
-				a.network = append(a.network, max(s.Duration-srv.Duration, 0))
-			}
+	for _, r := range x.Requests() {
+		s := r.Client
+		key := make([]string, len(groupBy))
+		for i, dim := range groupBy {
+			key[i] = s.Attr(groupAttribute[dim])
+		}
+		k := strings.Join(key, "\x00")
+		a := groups[k]
+		if a == nil {
+			a = &acc{g: &LatencyGroup{Key: key}}
+			groups[k] = a
+		}
+		a.g.Requests++
+		if IsErrorRequest(s) {
+			a.g.Errors++
+		}
+		a.client = append(a.client, s.Duration)
+		if r.ServerRoot != nil {
+			a.g.WithServer++
+			a.server = append(a.server, r.ServerRoot.Duration)
+			a.network = append(a.network, r.NetworkTime())
 		}
 	}
 	out := make([]*LatencyGroup, 0, len(groups))

@@ -52,7 +52,7 @@ func TestLatencyBreakdown(t *testing.T) {
 	}
 	add(20, "/slow", 200*time.Millisecond, 0, 0, false) // no backend span found
 
-	groups := LatencyBreakdown(traces, []string{GroupEndpoint})
+	groups := LatencyBreakdown(NewIndex(traces), []string{GroupEndpoint})
 	require.Len(t, groups, 2)
 	slow, fast := groups[0], groups[1]
 	assert.Equal(t, []string{"/slow"}, slow.Key, "slowest server p95 first")
@@ -64,6 +64,6 @@ func TestLatencyBreakdown(t *testing.T) {
 	assert.Equal(t, 200*time.Millisecond, slow.Network.P50, "network from durations, skew ignored")
 	assert.Equal(t, 40*time.Millisecond, fast.Network.P95)
 
-	byVersion := LatencyBreakdown(traces, []string{GroupEndpoint, GroupAppVersion})
+	byVersion := LatencyBreakdown(NewIndex(traces), []string{GroupEndpoint, GroupAppVersion})
 	assert.Equal(t, []string{"/slow", "1"}, byVersion[0].Key)
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stitch-observability/stitch/pkg/schema"
-	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
 // Session metric names, as the sessionMetrics query names them.
@@ -49,52 +48,21 @@ type bucketAcc struct {
 // in; with a sampling rate r < 1 recorded on the app's spans, a sampled
 // session counts 1/r (Weighted says so). Times are on the backend clock
 // (each session's device offset removed).
-func SessionMetric(traces []telemetry.Trace, metric, groupBy string, from, to time.Time, step time.Duration) []*Series {
+func SessionMetric(x *Index, metric, groupBy string, from, to time.Time, step time.Duration) []*Series {
 	if step <= 0 || !to.After(from) {
 		return nil
 	}
 	nb := int((to.Sub(from) + step - 1) / step)
-	serverChild := map[SpanRef]*telemetry.Span{}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			if !IsDeviceSpan(s) && s.ParentSpanID != "" {
-				serverChild[SpanRef{s.TraceID, s.ParentSpanID}] = s
-			}
-		}
-	}
-	// Per-session clock offsets from client/server pairs.
-	pairs := map[string][]*Request{}
-	var clients []*telemetry.Span
-	seen := map[SpanRef]bool{}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			ref := SpanRef{s.TraceID, s.SpanID}
-			if !IsDeviceSpan(s) || s.Kind != telemetry.KindClient || seen[ref] {
-				continue
-			}
-			seen[ref] = true
-			clients = append(clients, s)
-			if srv := serverChild[ref]; srv != nil {
-				sid := s.Attr(schema.AttrSessionID)
-				pairs[sid] = append(pairs[sid], &Request{Client: s, ServerRoot: srv})
-			}
-		}
-	}
-	offsets := map[string]time.Duration{}
-	for sid, reqs := range pairs {
-		offsets[sid], _ = EstimateClockOffset(reqs)
-	}
 	if metric == MetricNewCascadeSignatures {
-		return newSignatureSeries(traces, offsets, groupBy, from, from, to, step, nb)
+		return newSignatureSeries(x, groupBy, from, from, to, step, nb)
 	}
 
 	groups := map[string][]*bucketAcc{}
 	weighted := false
-	for _, c := range clients {
+	for _, r := range x.Requests() {
+		c := r.Client
 		sid := c.Attr(schema.AttrSessionID)
-		at := c.Start.Add(-offsets[sid])
+		at := x.AlignedStart(c)
 		if at.Before(from) || !at.Before(to) {
 			continue
 		}
@@ -116,22 +84,21 @@ func SessionMetric(traces []telemetry.Trace, metric, groupBy string, from, to ti
 		// A sampled session stands for 1/rate sessions; a sampled-out one
 		// (seen only through its kept error and slow spans) for itself.
 		w := 1.0
-		if r, err := strconv.ParseFloat(c.Attr(schema.AttrStitchSamplingRate), 64); err == nil && r > 0 && r < 1 && !SessionSampledOut(c) {
-			w, weighted = 1/r, true
+		if rate, err := strconv.ParseFloat(c.Attr(schema.AttrStitchSamplingRate), 64); err == nil && rate > 0 && rate < 1 && !SessionSampledOut(c) {
+			w, weighted = 1/rate, true
 		}
 		b.sessions[sid] = w
 		if IsErrorRequest(c) {
 			b.errSessions[sid] = w
 		}
 		b.client = append(b.client, c.Duration)
-		srv := serverChild[SpanRef{c.TraceID, c.SpanID}]
-		if srv != nil {
-			b.server = append(b.server, srv.Duration)
-			b.network = append(b.network, max(c.Duration-srv.Duration, 0))
+		if r.ServerRoot != nil {
+			b.server = append(b.server, r.ServerRoot.Duration)
+			b.network = append(b.network, r.NetworkTime())
 		}
 		if !SessionSampledOut(c) {
 			b.expected++
-			if srv != nil {
+			if r.ServerRoot != nil {
 				b.covered++
 			}
 		}
@@ -215,50 +182,25 @@ func MetricUnit(metric string) string {
 // NewCascadeSignatures counts, per bucket of [from, to), the cascade
 // signatures first seen in that bucket: a signature already seen in
 // [history, from) is not new.
-func NewCascadeSignatures(traces []telemetry.Trace, groupBy string, history, from, to time.Time, step time.Duration) []*Series {
+func NewCascadeSignatures(x *Index, groupBy string, history, from, to time.Time, step time.Duration) []*Series {
 	if step <= 0 || !to.After(from) || history.After(from) {
 		return nil
 	}
 	nb := int((to.Sub(from) + step - 1) / step)
-	return newSignatureSeries(traces, sessionOffsets(traces), groupBy, history, from, to, step, nb)
-}
-
-// sessionOffsets estimates each session's device clock offset from its
-// client/server span pairs.
-func sessionOffsets(traces []telemetry.Trace) map[string]time.Duration {
-	byRef, children := indexSpans(traces)
-	pairs := map[string][]*Request{}
-	for _, s := range byRef {
-		if !IsDeviceSpan(s) || s.Kind != telemetry.KindClient {
-			continue
-		}
-		for _, k := range children[SpanRef{s.TraceID, s.SpanID}] {
-			if !IsDeviceSpan(k) {
-				sid := s.Attr(schema.AttrSessionID)
-				pairs[sid] = append(pairs[sid], &Request{Client: s, ServerRoot: k})
-				break
-			}
-		}
-	}
-	out := map[string]time.Duration{}
-	for sid, reqs := range pairs {
-		out[sid], _ = EstimateClockOffset(reqs)
-	}
-	return out
+	return newSignatureSeries(x, groupBy, history, from, to, step, nb)
 }
 
 // newSignatureSeries counts the cascade signatures first seen in each
 // bucket of [from, to), history starting at history.
-func newSignatureSeries(traces []telemetry.Trace, offsets map[string]time.Duration, groupBy string, history, from, to time.Time, step time.Duration, nb int) []*Series {
-	byRef, children := indexSpans(traces)
+func newSignatureSeries(x *Index, groupBy string, history, from, to time.Time, step time.Duration, nb int) []*Series {
 	type key struct{ group, sig string }
 	first := map[key]time.Time{}
-	for _, c := range failedRequests(byRef) {
-		_, sig := signatureOf(c, children)
+	for _, c := range failedRequests(x) {
+		_, sig := signatureOf(c, x)
 		if sig == "" {
 			continue
 		}
-		at := c.Start.Add(-offsets[c.Attr(schema.AttrSessionID)])
+		at := x.AlignedStart(c)
 		if at.Before(history) || !at.Before(to) {
 			continue
 		}

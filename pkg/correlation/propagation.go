@@ -93,71 +93,49 @@ var offsetBuckets = []struct {
 
 // AuditPropagation computes the propagation health of the traces: per host
 // the app calls, per backend service, and the device clock offsets.
-func AuditPropagation(traces []telemetry.Trace) *Propagation {
-	serverChild := map[SpanRef]*telemetry.Span{}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			if !IsDeviceSpan(s) && s.ParentSpanID != "" {
-				serverChild[SpanRef{s.TraceID, s.ParentSpanID}] = s
-			}
-		}
-	}
+func AuditPropagation(x *Index) *Propagation {
 	hosts := map[string]*HostPropagation{}
 	services := map[string]*ServicePropagation{}
-	pairs := map[string][]*Request{}
-	seen := map[SpanRef]bool{}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			ref := SpanRef{s.TraceID, s.SpanID}
-			if seen[ref] {
-				continue
-			}
-			seen[ref] = true
-			if !IsDeviceSpan(s) {
-				sp := services[s.Service]
-				if sp == nil {
-					sp = &ServicePropagation{Service: s.Service}
-					services[s.Service] = sp
-				}
-				sp.Spans++
-				if schema.ValidSessionID(s.Attr(schema.AttrSessionID)) == nil {
-					sp.SpansWithSession++
-				}
-				continue
-			}
-			if s.Kind != telemetry.KindClient {
-				continue
-			}
-			host := s.Attr(schema.AttrServerAddress)
-			h := hosts[host]
-			if h == nil {
-				h = &HostPropagation{Host: host}
-				hosts[host] = h
-			}
-			h.Requests++
-			srv := serverChild[ref]
-			out := SessionSampledOut(s)
-			switch {
-			case out && srv != nil:
-				h.SampledOut++
-				h.Disagreements++
-				h.WithBackendTrace++
-			case out:
-				h.SampledOut++
-			case srv != nil:
-				h.WithBackendTrace++
-			default:
-				if h.ExampleOrphan == "" {
-					h.ExampleOrphan = s.TraceID
-				}
-			}
-			if srv != nil {
-				sid := s.Attr(schema.AttrSessionID)
-				pairs[sid] = append(pairs[sid], &Request{Client: s, ServerRoot: srv})
+	for _, s := range x.Spans() {
+		if IsDeviceSpan(s) {
+			continue
+		}
+		sp := services[s.Service]
+		if sp == nil {
+			sp = &ServicePropagation{Service: s.Service}
+			services[s.Service] = sp
+		}
+		sp.Spans++
+		if schema.ValidSessionID(s.Attr(schema.AttrSessionID)) == nil {
+			sp.SpansWithSession++
+		}
+	}
+	sessions := map[string]bool{}
+	for _, r := range x.Requests() {
+		s := r.Client
+		host := s.Attr(schema.AttrServerAddress)
+		h := hosts[host]
+		if h == nil {
+			h = &HostPropagation{Host: host}
+			hosts[host] = h
+		}
+		h.Requests++
+		out := SessionSampledOut(s)
+		switch {
+		case out && r.ServerRoot != nil:
+			h.SampledOut++
+			h.Disagreements++
+			h.WithBackendTrace++
+		case out:
+			h.SampledOut++
+		case r.ServerRoot != nil:
+			h.WithBackendTrace++
+		default:
+			if h.ExampleOrphan == "" {
+				h.ExampleOrphan = s.TraceID
 			}
 		}
+		sessions[s.Attr(schema.AttrSessionID)] = true
 	}
 	p := &Propagation{}
 	for _, h := range hosts {
@@ -179,11 +157,12 @@ func AuditPropagation(traces []telemetry.Trace) *Propagation {
 		return p.Services[i].Service < p.Services[j].Service
 	})
 	counts := make([]int, len(offsetBuckets))
-	for _, reqs := range pairs {
-		off, n := EstimateClockOffset(reqs)
-		if n == 0 {
+	for sid := range sessions {
+		o := x.Offset(sid)
+		if o.Samples == 0 {
 			continue
 		}
+		off := o.Offset
 		if off < 0 {
 			off = -off
 		}

@@ -49,7 +49,7 @@ func worldOfHosts() []telemetry.Trace {
 }
 
 func TestAuditPropagation(t *testing.T) {
-	p := AuditPropagation(worldOfHosts())
+	p := AuditPropagation(NewIndex(worldOfHosts()))
 	require.Len(t, p.Hosts, 2)
 	strip, good := p.Hosts[0], p.Hosts[1]
 	assert.Equal(t, "strip", strip.Host, "the stripping host stands out on top")
@@ -72,7 +72,7 @@ func TestSessionMetric(t *testing.T) {
 	from, to, step := t0, t0.Add(20*time.Second), 5*time.Second
 	val := func(s *Series, i int) float64 { require.NotNil(t, s.Values[i], "bucket %d", i); return *s.Values[i] }
 
-	sessions := SessionMetric(traces, MetricSessions, "", from, to, step)
+	sessions := SessionMetric(NewIndex(traces), MetricSessions, "", from, to, step)
 	require.Len(t, sessions, 1)
 	require.Len(t, sessions[0].Values, 4)
 	// Requests 1-4 fall in bucket 0 (times aligned: the 90 s skew removed),
@@ -82,18 +82,18 @@ func TestSessionMetric(t *testing.T) {
 	assert.Equal(t, 3.0, val(sessions[0], 1), "the sampled session weighs 2, the sampled-out one 1")
 	assert.Equal(t, 0.0, val(sessions[0], 3), "no session: zero, not unknown")
 
-	cov := SessionMetric(traces, MetricPropagationCoverage, "", from, to, step)
+	cov := SessionMetric(NewIndex(traces), MetricPropagationCoverage, "", from, to, step)
 	assert.Equal(t, 1.0, val(cov[0], 0))
 	assert.Equal(t, 0.0, val(cov[0], 1), "the stripping host's bucket")
 	assert.Nil(t, cov[0].Values[3])
 
-	ratio := SessionMetric(traces, MetricErrorSessionRatio, "", from, to, step)
+	ratio := SessionMetric(NewIndex(traces), MetricErrorSessionRatio, "", from, to, step)
 	assert.Equal(t, 1.0, val(ratio[0], 0))
 	assert.InDelta(t, 1.0/3, val(ratio[0], 1), 1e-9, "the sampled-out session failed in bucket 1")
 
-	server := SessionMetric(traces, MetricServerLatencyP95, "", from, to, step)
+	server := SessionMetric(NewIndex(traces), MetricServerLatencyP95, "", from, to, step)
 	assert.Equal(t, 100.0, val(server[0], 0))
 	assert.Nil(t, server[0].Values[1])
 
-	assert.Nil(t, SessionMetric(traces, MetricSessions, "", to, from, step))
+	assert.Nil(t, SessionMetric(NewIndex(traces), MetricSessions, "", to, from, step))
 }

@@ -21,10 +21,8 @@ type SessionSummary struct {
 	Sampled         bool
 	SamplingReasons map[string]int
 	// Endpoints are the url.template values of the session's requests.
-	Endpoints       map[string]bool
-	deviceTraceIDs  map[string]bool
-	pairs           []*Request
-	backendTraceIDs map[string]bool
+	Endpoints      map[string]bool
+	deviceTraceIDs map[string]bool
 }
 
 // Duration is the session's extent in the data found.
@@ -40,81 +38,59 @@ func IsErrorRequest(s *telemetry.Span) bool {
 	return err == nil && code >= 500
 }
 
-// SummarizeSessions groups the device spans of the given traces by session
-// and summarizes each: its extent, app and device, requests, failed
-// requests, the backend traces its requests reached, the slowest request.
-// Backend spans count toward a session through the trace they share with a
-// client span of it.
-func SummarizeSessions(traces []telemetry.Trace) []*SessionSummary {
+// SummarizeSessions groups the indexed device spans by session and
+// summarizes each: its extent (on the backend clock, like the timeline), app
+// and device, requests, failed requests, the backend traces its requests
+// reached, the slowest request. Backend spans count toward a session through
+// the trace they share with a client span of it.
+func SummarizeSessions(x *Index) []*SessionSummary {
 	byID := map[string]*SessionSummary{}
 	backendTraces := map[string]bool{}
-	// A backend span's parent, for pairing client spans with the server
-	// span they caused (to put the session on the backend clock).
-	serverChild := map[SpanRef]*telemetry.Span{}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			if !IsDeviceSpan(s) && s.ParentSpanID != "" {
-				serverChild[SpanRef{s.TraceID, s.ParentSpanID}] = s
+	for _, s := range x.Spans() {
+		if !IsDeviceSpan(s) {
+			backendTraces[s.TraceID] = true
+			continue
+		}
+		sid := s.Attr(schema.AttrSessionID)
+		if schema.ValidSessionID(sid) != nil {
+			continue
+		}
+		sum := byID[sid]
+		if sum == nil {
+			sum = &SessionSummary{SessionID: sid, SamplingReasons: map[string]int{}, Endpoints: map[string]bool{}, deviceTraceIDs: map[string]bool{}, Sampled: true}
+			byID[sid] = sum
+		}
+		if sum.Start.IsZero() || s.Start.Before(sum.Start) {
+			sum.Start = s.Start
+		}
+		if s.End().After(sum.End) {
+			sum.End = s.End()
+		}
+		sum.App.fill(s)
+		if r := s.Attr(schema.AttrStitchSamplingReason); r != "" {
+			sum.SamplingReasons[r]++
+			if r != "session_sampled" {
+				sum.Sampled = false
 			}
 		}
-	}
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			if !IsDeviceSpan(s) {
-				backendTraces[s.TraceID] = true
-				continue
+		if s.Kind == telemetry.KindClient {
+			sum.Requests++
+			sum.deviceTraceIDs[s.TraceID] = true
+			if e := s.Attr(schema.AttrURLTemplate); e != "" {
+				sum.Endpoints[e] = true
 			}
-			sid := s.Attr(schema.AttrSessionID)
-			if schema.ValidSessionID(sid) != nil {
-				continue
+			if IsErrorRequest(s) {
+				sum.Errors++
 			}
-			sum := byID[sid]
-			if sum == nil {
-				sum = &SessionSummary{SessionID: sid, SamplingReasons: map[string]int{}, Endpoints: map[string]bool{}, deviceTraceIDs: map[string]bool{}, Sampled: true}
-				byID[sid] = sum
-			}
-			if sum.Start.IsZero() || s.Start.Before(sum.Start) {
-				sum.Start = s.Start
-			}
-			if s.End().After(sum.End) {
-				sum.End = s.End()
-			}
-			tl := Timeline{App: sum.App}
-			tl.fillApp(s)
-			sum.App = tl.App
-			if r := s.Attr(schema.AttrStitchSamplingReason); r != "" {
-				sum.SamplingReasons[r]++
-				if r != "session_sampled" {
-					sum.Sampled = false
-				}
-			}
-			if s.Kind == telemetry.KindClient {
-				sum.Requests++
-				sum.deviceTraceIDs[s.TraceID] = true
-				if e := s.Attr(schema.AttrURLTemplate); e != "" {
-					sum.Endpoints[e] = true
-				}
-				if IsErrorRequest(s) {
-					sum.Errors++
-				}
-				if s.Duration > sum.SlowestRequest {
-					sum.SlowestRequest = s.Duration
-				}
-				if srv := serverChild[SpanRef{s.TraceID, s.SpanID}]; srv != nil {
-					sum.pairs = append(sum.pairs, &Request{Client: s, ServerRoot: srv})
-				}
+			if s.Duration > sum.SlowestRequest {
+				sum.SlowestRequest = s.Duration
 			}
 		}
 	}
 	out := make([]*SessionSummary, 0, len(byID))
-	for _, s := range byID {
-		// Start and end on the backend clock, like the timeline.
-		if off, n := EstimateClockOffset(s.pairs); n > 0 {
-			s.Start, s.End = s.Start.Add(-off), s.End.Add(-off)
-		}
-		s.pairs = nil
+	for sid, s := range byID {
+		off := x.Offset(sid).Offset
+		s.Start, s.End = s.Start.Add(-off), s.End.Add(-off)
 		for id := range s.deviceTraceIDs {
 			if backendTraces[id] {
 				s.BackendTraces++

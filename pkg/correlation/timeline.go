@@ -89,12 +89,23 @@ type Timeline struct {
 	OtherDevice []*telemetry.Span
 	// Backend holds every backend span, across all traces.
 	Backend []*telemetry.Span
-	Logs    []telemetry.LogRecord
+	// Logs are the session's log records in time order (backend clock).
+	Logs []TimelineLog
 	// LogsBySpan indexes Logs by the span they belong to.
 	LogsBySpan map[SpanRef][]int
 
 	// Attributes of the app and device, from the device spans' resource.
 	App AppInfo
+}
+
+// TimelineLog is one log record of the session, placed on the timeline.
+type TimelineLog struct {
+	telemetry.LogRecord
+	// At is the record's time on the backend clock.
+	At time.Time
+	// Layer is LayerLifecycle for the schema's session and app lifecycle
+	// events, LayerLog otherwise.
+	Layer Layer
 }
 
 // AppInfo is what the session's device spans say about the app and device.
@@ -111,41 +122,16 @@ type Input struct {
 
 // BuildTimeline joins one session's spans and logs.
 func BuildTimeline(in Input) *Timeline {
-	n := 0
-	for i := range in.Traces {
-		n += len(in.Traces[i].Spans)
-	}
-	// Maps and slices sized up front: the join's cost is mostly allocation.
+	x := NewIndex(in.Traces)
 	t := &Timeline{SessionID: in.SessionID, LogsBySpan: make(map[SpanRef][]int, len(in.Logs))}
-
-	// Deduplicate spans by (trace, span) and index them.
-	byRef := make(map[SpanRef]*telemetry.Span, n)
-	spans := make([]*telemetry.Span, 0, n)
-	for ti := range in.Traces {
-		for si := range in.Traces[ti].Spans {
-			s := &in.Traces[ti].Spans[si]
-			ref := SpanRef{s.TraceID, s.SpanID}
-			if _, dup := byRef[ref]; dup {
-				continue
-			}
-			byRef[ref] = s
-			spans = append(spans, s)
-		}
-	}
-	sort.SliceStable(spans, func(i, j int) bool { return spans[i].Start.Before(spans[j].Start) })
-
-	children := make(map[SpanRef][]*telemetry.Span, n)
-	for _, s := range spans {
-		if s.ParentSpanID != "" {
-			p := SpanRef{s.TraceID, s.ParentSpanID}
-			children[p] = append(children[p], s)
-		}
-	}
-
-	for _, s := range spans {
+	ofSession := func(s *telemetry.Span) bool {
 		// Spans that name another session never join this one, even when
 		// a store returns them in the same trace.
-		if sid := s.Attr(schema.AttrSessionID); sid != "" && sid != in.SessionID {
+		sid := s.Attr(schema.AttrSessionID)
+		return sid == "" || sid == in.SessionID
+	}
+	for _, s := range x.Spans() {
+		if !ofSession(s) {
 			continue
 		}
 		if !IsDeviceSpan(s) {
@@ -155,66 +141,54 @@ func BuildTimeline(in Input) *Timeline {
 		t.fillApp(s)
 		switch {
 		case s.Kind == telemetry.KindClient:
-			t.Requests = append(t.Requests, &Request{Client: s})
+			// Joined below, from the index.
 		case s.Attr(schema.AttrStitchActionName) != "" || s.Attr(schema.AttrStitchActionID) != "":
 			t.Actions = append(t.Actions, s)
 		default:
 			t.OtherDevice = append(t.OtherDevice, s)
 		}
 	}
-
-	for _, r := range t.Requests {
-		if r.Client.ParentSpanID != "" {
-			if p, ok := byRef[SpanRef{r.Client.TraceID, r.Client.ParentSpanID}]; ok && IsDeviceSpan(p) {
-				r.Action = p
-			}
+	for _, r := range x.Requests() {
+		if !ofSession(r.Client) {
+			continue
 		}
-		for _, c := range children[SpanRef{r.Client.TraceID, r.Client.SpanID}] {
-			if !IsDeviceSpan(c) {
-				r.ServerRoot = c
-				break
-			}
-		}
+		r := *r
 		if r.ServerRoot != nil {
-			r.Backend = subtree(r.ServerRoot, children)
+			r.Backend = x.Subtree(r.ServerRoot)
 		} else {
 			r.MissingReason = missingReason(r.Client)
 		}
+		t.Requests = append(t.Requests, &r)
 	}
+	off := x.Offset(in.SessionID)
+	t.ClockOffset, t.OffsetSamples = off.Offset, off.Samples
 
-	t.ClockOffset, t.OffsetSamples = EstimateClockOffset(t.Requests)
-
-	t.Logs = append(make([]telemetry.LogRecord, 0, len(in.Logs)), in.Logs...)
-	sort.SliceStable(t.Logs, func(i, j int) bool { return t.Logs[i].Time.Before(t.Logs[j].Time) })
+	t.Logs = make([]TimelineLog, len(in.Logs))
+	for i := range in.Logs {
+		l := &in.Logs[i]
+		t.Logs[i] = TimelineLog{LogRecord: *l, At: AlignedLogTime(l, t.ClockOffset), Layer: logLayer(l)}
+	}
+	sort.SliceStable(t.Logs, func(i, j int) bool { return t.Logs[i].At.Before(t.Logs[j].At) })
 	for i, l := range t.Logs {
 		if l.TraceID != "" && l.SpanID != "" {
 			ref := SpanRef{l.TraceID, l.SpanID}
 			t.LogsBySpan[ref] = append(t.LogsBySpan[ref], i)
 		}
 	}
-	t.bounds(spans)
+	t.bounds(x.Spans(), ofSession)
 	return t
 }
 
-// subtree returns root and every backend span below it, depth first.
-func subtree(root *telemetry.Span, children map[SpanRef][]*telemetry.Span) []*telemetry.Span {
-	var out []*telemetry.Span
-	stack := []*telemetry.Span{root}
-	seen := map[*telemetry.Span]bool{}
-	for len(stack) > 0 {
-		s := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[s] || IsDeviceSpan(s) {
-			continue
-		}
-		seen[s] = true
-		out = append(out, s)
-		kids := children[SpanRef{s.TraceID, s.SpanID}]
-		for i := len(kids) - 1; i >= 0; i-- {
-			stack = append(stack, kids[i])
+// logLayer tells the schema's lifecycle events (by body or event.name) from
+// other log records.
+func logLayer(l *telemetry.LogRecord) Layer {
+	for _, name := range []string{l.Body, l.Attributes.Value("event.name")} {
+		switch name {
+		case schema.EventSessionStart, schema.EventSessionEnd, schema.EventDeviceAppLifecycle:
+			return LayerLifecycle
 		}
 	}
-	return out
+	return LayerLog
 }
 
 // missingReason explains a client request with no backend span under it.
@@ -232,24 +206,27 @@ func missingReason(client *telemetry.Span) string {
 	return fmt.Sprintf("no backend trace continues this request (trace %s): %s did not continue traceparent, the backend sampled it out, or its spans have not arrived yet", client.TraceID, host)
 }
 
-func (t *Timeline) fillApp(s *telemetry.Span) {
+func (t *Timeline) fillApp(s *telemetry.Span) { t.App.fill(s) }
+
+// fill sets the app and device fields still empty from a device span.
+func (a *AppInfo) fill(s *telemetry.Span) {
 	set := func(dst *string, key string) {
 		if *dst == "" {
 			*dst = s.Attr(key)
 		}
 	}
-	set(&t.App.Service, schema.AttrServiceName)
-	if t.App.Service == "" {
-		t.App.Service = s.Service
+	set(&a.Service, schema.AttrServiceName)
+	if a.Service == "" {
+		a.Service = s.Service
 	}
-	set(&t.App.Version, schema.AttrServiceVersion)
-	set(&t.App.OSName, schema.AttrOSName)
-	set(&t.App.OSVersion, schema.AttrOSVersion)
-	set(&t.App.DeviceModel, schema.AttrDeviceModelIdentifier)
-	set(&t.App.NetworkType, schema.AttrNetworkConnectionType)
+	set(&a.Version, schema.AttrServiceVersion)
+	set(&a.OSName, schema.AttrOSName)
+	set(&a.OSVersion, schema.AttrOSVersion)
+	set(&a.DeviceModel, schema.AttrDeviceModelIdentifier)
+	set(&a.NetworkType, schema.AttrNetworkConnectionType)
 }
 
-// Aligned converts a device timestamp to the backend clock.
+// Aligned converts a span's start to the backend clock.
 func (t *Timeline) Aligned(s *telemetry.Span) time.Time {
 	if IsDeviceSpan(s) {
 		return s.Start.Add(-t.ClockOffset)
@@ -257,8 +234,11 @@ func (t *Timeline) Aligned(s *telemetry.Span) time.Time {
 	return s.Start
 }
 
-func (t *Timeline) bounds(spans []*telemetry.Span) {
+func (t *Timeline) bounds(spans []*telemetry.Span, ofSession func(*telemetry.Span) bool) {
 	for _, s := range spans {
+		if !ofSession(s) {
+			continue
+		}
 		start := t.Aligned(s)
 		end := start.Add(s.Duration)
 		if t.Start.IsZero() || start.Before(t.Start) {
@@ -269,15 +249,11 @@ func (t *Timeline) bounds(spans []*telemetry.Span) {
 		}
 	}
 	for _, l := range t.Logs {
-		lt := l.Time
-		if IsDeviceLog(&l) {
-			lt = lt.Add(-t.ClockOffset)
+		if t.Start.IsZero() || l.At.Before(t.Start) {
+			t.Start = l.At
 		}
-		if t.Start.IsZero() || lt.Before(t.Start) {
-			t.Start = lt
-		}
-		if lt.After(t.End) {
-			t.End = lt
+		if l.At.After(t.End) {
+			t.End = l.At
 		}
 	}
 }

@@ -85,7 +85,16 @@ func TestBuildTimelineJoinsRequestsToBackend(t *testing.T) {
 	assert.Len(t, tl.Backend, 2, "deduplicated across repeated traces")
 	assert.Equal(t, "4.2.0", tl.App.Version)
 	assert.Equal(t, "iPhone15,2", tl.App.DeviceModel)
-	assert.Equal(t, []int{0}, tl.LogsBySpan[SpanRef{hex(1, 32), hex(13, 16)}])
+	idx := tl.LogsBySpan[SpanRef{hex(1, 32), hex(13, 16)}]
+	require.Len(t, idx, 1)
+	assert.Equal(t, "boom", tl.Logs[idx[0]].Body)
+	// Logs are in backend-clock order: the device's session.start, stamped
+	// 90 s ahead, is aligned to before the backend's error record.
+	require.Len(t, tl.Logs, 2)
+	assert.Equal(t, schema.EventSessionStart, tl.Logs[0].Body)
+	assert.Equal(t, LayerLifecycle, tl.Logs[0].Layer)
+	assert.Equal(t, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), tl.Logs[0].At)
+	assert.Equal(t, LayerLog, tl.Logs[1].Layer)
 }
 
 func TestClockOffsetPutsBackendInsideClient(t *testing.T) {

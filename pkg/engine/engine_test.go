@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func fullTrace(id string) telemetry.Trace {
 type spanSetStore struct {
 	traces  map[string]telemetry.Trace
 	failIDs map[string]bool
-	fetched int
+	fetched atomic.Int64 // fetches run concurrently
 }
 
 func (s *spanSetStore) CheckHealth(context.Context) (string, error) { return "", nil }
@@ -49,7 +50,7 @@ func (s *spanSetStore) SearchTraces(_ context.Context, q stores.TraceSearch) (st
 }
 
 func (s *spanSetStore) Trace(_ context.Context, id string, _, _ time.Time) (*telemetry.Trace, error) {
-	s.fetched++
+	s.fetched.Add(1)
 	if s.failIDs[id] {
 		return nil, errors.New("boom")
 	}
@@ -65,7 +66,7 @@ func TestSessionsCompletesSpanSetResults(t *testing.T) {
 	require.Len(t, res.Sessions, 1, "device spans come from the trace fetched by ID")
 	assert.Equal(t, "2.0", res.Sessions[0].App.Version)
 	assert.Equal(t, 1, res.Sessions[0].BackendTraces)
-	assert.Equal(t, 1, store.fetched)
+	assert.EqualValues(t, 1, store.fetched.Load())
 }
 
 func TestTimelineKeepsSearchSpansWhenAFetchFails(t *testing.T) {

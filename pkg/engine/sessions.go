@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -55,13 +55,13 @@ func (e *Engine) Sessions(ctx context.Context, q query.Sessions, from, to time.T
 		return nil, ErrNoTraceStore
 	}
 	res := &SessionsResult{}
-	var ns noticeList
-	defer func() { res.Notices = append(ns.list, res.Notices...) }()
-	traces, err := e.appTraces(ctx, sessionSearch(from, to, filterAttributes(q)), ns.add)
+	var ns notices
+	defer func() { res.Notices = ns.all() }()
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, filterAttributes(q)), &ns)
 	if err != nil {
 		return nil, err
 	}
-	all := correlation.SummarizeSessions(traces)
+	all := correlation.SummarizeSessions(correlation.NewIndex(traces))
 	minDur := time.Duration(q.MinDurationMs * float64(time.Millisecond))
 	for _, s := range all {
 		// A store returns whole traces; a session only counts when its own
@@ -76,7 +76,9 @@ func (e *Engine) Sessions(ctx context.Context, q query.Sessions, from, to time.T
 			continue
 		}
 		if len(res.Sessions) == q.Limit {
-			res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("showing the %d most recent sessions (limit)", q.Limit)})
+			// SummarizeSessions orders by start, latest first, so the
+			// limit keeps the latest of the sessions read.
+			ns.query("showing the %d latest sessions of those read (limit)", q.Limit)
 			break
 		}
 		res.Sessions = append(res.Sessions, s)
@@ -97,9 +99,11 @@ func (e *Engine) TraceToSession(ctx context.Context, traceID string, from, to ti
 		return nil, ErrNoTraceStore
 	}
 	res := &TraceToSessionResult{}
+	var ns notices
+	defer func() { res.Notices = ns.all() }()
 	t, err := e.Traces.Trace(ctx, traceID, from, to)
-	if err == stores.ErrNotFound {
-		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("trace %s was not found in the trace store for this time range", traceID)})
+	if errors.Is(err, stores.ErrNotFound) {
+		ns.query("trace %s was not found in the trace store for this time range", traceID)
 		return res, nil
 	}
 	if err != nil {
@@ -113,16 +117,14 @@ func (e *Engine) TraceToSession(ctx context.Context, traceID string, from, to ti
 		}
 	}
 	if sid == "" {
-		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("no session is recorded for trace %s: none of its %d spans carries session.id", traceID, len(t.Spans))})
+		ns.query("no session is recorded for trace %s: none of its %d spans carries session.id", traceID, len(t.Spans))
 		return res, nil
 	}
-	var notices []Notice
-	traces, err := e.sessionTraces(ctx, sid, from, to, func(n Notice) { notices = append(notices, n) })
+	traces, err := e.sessionTraces(ctx, sid, from, to, &ns)
 	if err != nil {
 		return nil, err
 	}
-	res.Notices = append(res.Notices, notices...)
-	for _, s := range correlation.SummarizeSessions(append(traces, *t)) {
+	for _, s := range correlation.SummarizeSessions(correlation.NewIndex(append(traces, *t))) {
 		if s.SessionID == sid {
 			res.Session = s
 		}
@@ -131,7 +133,7 @@ func (e *Engine) TraceToSession(ctx context.Context, traceID string, from, to ti
 		// Only backend spans carry the session: the app's spans are not in
 		// the store (sampled out on the device, or not uploaded yet).
 		res.Session = &correlation.SessionSummary{SessionID: sid, Start: t.Spans[0].Start, End: t.Spans[0].End(), BackendTraces: 1}
-		res.Notices = append(res.Notices, Notice{Text: "the app's own spans of this session are not in the trace store; the row shows what the backend recorded"})
+		ns.query("the app's own spans of this session are not in the trace store; the row shows what the backend recorded")
 	}
 	return res, nil
 }
@@ -142,24 +144,22 @@ func (e *Engine) Endpoints(ctx context.Context, from, to time.Time, limit int) (
 	if e.Traces == nil {
 		return nil, ErrNoTraceStore
 	}
-	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), func(Notice) {})
+	var ns notices // an editor's value list shows no notices
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), &ns)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
 	var out []string
-	for ti := range traces {
-		for si := range traces[ti].Spans {
-			s := &traces[ti].Spans[si]
-			v := s.Attr(schema.AttrURLTemplate)
-			if v == "" || seen[v] || !correlation.IsDeviceSpan(s) || s.Kind != telemetry.KindClient {
-				continue
-			}
-			seen[v] = true
-			out = append(out, v)
-			if len(out) == limit {
-				return out, nil
-			}
+	for _, r := range correlation.NewIndex(traces).Requests() {
+		v := r.Client.Attr(schema.AttrURLTemplate)
+		if v == "" || seen[v] {
+			continue
+		}
+		seen[v] = true
+		out = append(out, v)
+		if len(out) == limit {
+			break
 		}
 	}
 	return out, nil
@@ -190,15 +190,15 @@ func (e *Engine) LatencyBreakdown(ctx context.Context, q query.LatencyBreakdown,
 		return nil, ErrNoTraceStore
 	}
 	res := &LatencyResult{}
-	var ns noticeList
-	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), ns.add)
+	var ns notices
+	defer func() { res.Notices = ns.all() }()
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), &ns)
 	if err != nil {
 		return nil, err
 	}
-	res.Notices = ns.list
-	res.Groups = correlation.LatencyBreakdown(traces, q.GroupBy)
+	res.Groups = correlation.LatencyBreakdown(correlation.NewIndex(traces), q.GroupBy)
 	if len(res.Groups) > q.Limit {
-		res.Notices = append(res.Notices, Notice{Text: fmt.Sprintf("showing %d of %d groups (limit)", q.Limit, len(res.Groups))})
+		ns.query("showing %d of %d groups (limit)", q.Limit, len(res.Groups))
 		res.Groups = res.Groups[:q.Limit]
 	}
 	return res, nil
@@ -218,14 +218,14 @@ func (e *Engine) ErrorCascades(ctx context.Context, q query.ErrorCascades, from,
 		return nil, ErrNoTraceStore
 	}
 	res := &CascadesResult{}
-	var ns noticeList
-	notice := ns.add
-	defer func() { res.Notices = ns.list }()
-	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), notice)
+	var ns notices
+	defer func() { res.Notices = ns.all() }()
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), &ns)
 	if err != nil {
 		return nil, err
 	}
-	cascades, clientOnly := correlation.ErrorCascades(traces, nil)
+	x := correlation.NewIndex(traces)
+	cascades, clientOnly := correlation.ErrorCascades(x, nil)
 	if e.Logs != nil && len(cascades) > 0 {
 		var ids []string
 		for _, c := range cascades {
@@ -236,16 +236,17 @@ func (e *Engine) ErrorCascades(ctx context.Context, q query.ErrorCascades, from,
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case err != nil:
-			notice(Notice{Warning: true, Downstream: true, Text: "log search failed; cascades shown without their first error log: " + err.Error()})
+			ns.store(roleLogs, "log search failed; cascades shown without their first error log: %v", err)
 		default:
-			cascades, _ = correlation.ErrorCascades(traces, lr.Records)
+			logWarnings(&ns, lr.Warnings)
+			cascades, _ = correlation.ErrorCascades(x, lr.Records)
 		}
 	}
 	if clientOnly > 0 {
-		notice(Notice{Text: fmt.Sprintf("%d failed app requests had no failing backend span under them (4xx, client-side errors or missing backend traces) and are not cascades", clientOnly)})
+		ns.query("%d failed app requests had no failing backend span under them (4xx, client-side errors or missing backend traces) and are not cascades", clientOnly)
 	}
 	if len(cascades) > q.Limit {
-		notice(Notice{Text: fmt.Sprintf("showing %d of %d cause signatures (limit)", q.Limit, len(cascades))})
+		ns.query("showing %d of %d cause signatures (limit)", q.Limit, len(cascades))
 		cascades = cascades[:q.Limit]
 	}
 	res.Cascades = cascades
@@ -259,8 +260,8 @@ func sessionSearch(from, to time.Time, attrs []telemetry.KV) stores.TraceSearch 
 }
 
 // appTraces runs a bounded trace search, notes what it cut or lost, and
-// completes span-set results by fetching the most recent traces whole.
-func (e *Engine) appTraces(ctx context.Context, search stores.TraceSearch, notice func(Notice)) ([]telemetry.Trace, error) {
+// completes span-set results by fetching the first traces found whole.
+func (e *Engine) appTraces(ctx context.Context, search stores.TraceSearch, ns *notices) ([]telemetry.Trace, error) {
 	if e.Traces == nil {
 		return nil, ErrNoTraceStore
 	}
@@ -268,25 +269,14 @@ func (e *Engine) appTraces(ctx context.Context, search stores.TraceSearch, notic
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range sr.Warnings {
-		notice(Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
-	}
+	traceWarnings(ns, sr.Warnings)
 	if sr.Truncated {
-		notice(Notice{Text: fmt.Sprintf("built from the %d most recent matching traces per service; narrow the time range or filter to see older data", search.Limit)})
+		// The stores do not return a search's matches in time order
+		// (Jaeger's are cut per service, Tempo's are the first found), so
+		// the notice says only that the read was cut.
+		ns.add(Notice{Severity: SeverityWarning, Cause: CauseQuery, Text: fmt.Sprintf("built from at most %d matching traces per service, not all of them; narrow the time range or filter", search.Limit)})
 	}
-	return e.complete(ctx, sr, search.Start, search.End, tracesFetchedForSessionList, notice)
-}
-
-// noticeList collects notices from concurrent store calls.
-type noticeList struct {
-	mu   sync.Mutex
-	list []Notice
-}
-
-func (n *noticeList) add(x Notice) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.list = append(n.list, x)
+	return e.complete(ctx, sr, search.Start, search.End, tracesFetchedForSessionList, ns)
 }
 
 // PropagationResult is the drift audit and what was cut or failed.
@@ -302,14 +292,13 @@ type PropagationResult struct {
 // trace ID), and the device clock offsets.
 func (e *Engine) PropagationHealth(ctx context.Context, from, to time.Time) (*PropagationResult, error) {
 	res := &PropagationResult{}
-	var ns noticeList
-	notice := ns.add
-	defer func() { res.Notices = ns.list }()
+	var ns notices
+	defer func() { res.Notices = ns.all() }()
 	g, gctx := errgroup.WithContext(ctx)
 	var traces []telemetry.Trace
 	safego.Go(g, func() error {
 		var err error
-		traces, err = e.appTraces(gctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList}, notice)
+		traces, err = e.appTraces(gctx, stores.TraceSearch{Start: from, End: to, Limit: tracesForSessionList}, &ns)
 		return err
 	})
 	if counter, ok := e.Logs.(stores.LogCoverageCounter); ok {
@@ -319,19 +308,19 @@ func (e *Engine) PropagationHealth(ctx context.Context, from, to time.Time) (*Pr
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
-				notice(Notice{Warning: true, Downstream: true, Text: "log coverage unavailable: " + err.Error()})
+				ns.store(roleLogs, "log coverage unavailable: %v", err)
 				return nil
 			}
 			res.LogCoverage = cov
 			return nil
 		})
 	} else {
-		notice(Notice{Text: "the log store cannot count records per service: log trace-ID coverage is not shown"})
+		ns.query("the log store cannot count records per service: log trace-ID coverage is not shown")
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	res.Propagation = correlation.AuditPropagation(traces)
+	res.Propagation = correlation.AuditPropagation(correlation.NewIndex(traces))
 	return res, nil
 }
 
@@ -345,8 +334,9 @@ type MetricsResult struct {
 // step, optionally grouped.
 func (e *Engine) SessionMetrics(ctx context.Context, q query.SessionMetrics, from, to time.Time, step time.Duration) (*MetricsResult, error) {
 	res := &MetricsResult{}
-	notice := func(n Notice) { res.Notices = append(res.Notices, n) }
-	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), notice)
+	var ns notices
+	defer func() { res.Notices = ns.all() }()
+	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), &ns)
 	if err != nil {
 		return nil, err
 	}
@@ -355,19 +345,22 @@ func (e *Engine) SessionMetrics(ctx context.Context, q query.SessionMetrics, fro
 		// it. The history is its own bounded search, so the range's traces
 		// never crowd it out.
 		history := from.Add(-time.Duration(q.LookbackHours * float64(time.Hour)))
-		past, err := e.appTraces(ctx, sessionSearch(history, from, nil), func(n Notice) {
-			notice(Notice{Text: "history before the range: " + n.Text + "; a signature seen only earlier may count as new"})
-		})
+		var hs notices
+		past, err := e.appTraces(ctx, sessionSearch(history, from, nil), &hs)
 		if err != nil {
 			return nil, err
 		}
-		res.Series = correlation.NewCascadeSignatures(append(past, traces...), q.GroupBy, history, from, to, step)
+		for _, n := range hs.all() {
+			n.Text = "history before the range: " + n.Text + "; a signature seen only earlier may count as new"
+			ns.add(n)
+		}
+		res.Series = correlation.NewCascadeSignatures(correlation.NewIndex(append(past, traces...)), q.GroupBy, history, from, to, step)
 	} else {
-		res.Series = correlation.SessionMetric(traces, q.Metric, q.GroupBy, from, to, step)
+		res.Series = correlation.SessionMetric(correlation.NewIndex(traces), q.Metric, q.GroupBy, from, to, step)
 	}
 	for _, s := range res.Series {
 		if s.Weighted {
-			res.Notices = append(res.Notices, Notice{Text: "counts are weighted by 1/sampling rate of the sampled sessions"})
+			ns.query("counts are weighted by 1/sampling rate of the sampled sessions")
 			break
 		}
 	}

@@ -40,15 +40,6 @@ type Engine struct {
 	Limits Limits
 }
 
-// Notice is something the user should know about a partial or cut result.
-type Notice struct {
-	// Warning is set for failures (a store down); otherwise informational.
-	Warning bool
-	Text    string
-	// Downstream is set when the cause is a store, not Stitch.
-	Downstream bool
-}
-
 // TimelineResult is a joined session and what was cut or failed.
 type TimelineResult struct {
 	Timeline *correlation.Timeline
@@ -69,26 +60,21 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 	if e.Traces == nil && e.Logs == nil {
 		return nil, ErrNoTraceStore
 	}
-	res := &TimelineResult{}
 	var (
-		mu         sync.Mutex
-		traces     []telemetry.Trace
-		logs       []telemetry.LogRecord
-		notice     = func(n Notice) { mu.Lock(); res.Notices = append(res.Notices, n); mu.Unlock() }
-		storeError = func(what string, err error) {
-			notice(Notice{Warning: true, Downstream: true, Text: fmt.Sprintf("%s failed; showing what the other stores returned: %v", what, err)})
-		}
+		ns     notices
+		mu     sync.Mutex // guards traces and logs
+		traces []telemetry.Trace
+		logs   []telemetry.LogRecord
 	)
-
 	g, gctx := errgroup.WithContext(ctx)
 	if e.Traces != nil {
 		safego.Go(g, func() error {
-			found, err := e.sessionTraces(gctx, sessionID, from, to, notice)
+			found, err := e.sessionTraces(gctx, sessionID, from, to, &ns)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				storeError("trace search", err)
+				ns.store(roleTraces, "trace search failed; showing what the other stores returned: %v", err)
 				return nil
 			}
 			mu.Lock()
@@ -97,7 +83,7 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 			return nil
 		})
 	} else {
-		notice(Notice{Warning: true, Text: "no trace store answers session queries: showing logs only"})
+		ns.add(Notice{Severity: SeverityWarning, Cause: CauseQuery, Text: "no trace store answers session queries: showing logs only"})
 	}
 	if e.Logs != nil {
 		safego.Go(g, func() error {
@@ -106,11 +92,12 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				storeError("log search", err)
+				ns.store(roleLogs, "log search failed; showing what the other stores returned: %v", err)
 				return nil
 			}
+			logWarnings(&ns, r.Warnings)
 			if r.Truncated {
-				notice(Notice{Text: fmt.Sprintf("log records capped at %d for this session", e.Limits.LogsPerSession)})
+				ns.query("log records capped at %d for this session", e.Limits.LogsPerSession)
 			}
 			mu.Lock()
 			logs = append(logs, r.Records...)
@@ -134,22 +121,30 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case err != nil:
-			storeError("log search by trace ID", err)
+			ns.store(roleLogs, "log search by trace ID failed; showing what the other stores returned: %v", err)
 		default:
+			logWarnings(&ns, r.Warnings)
 			logs = mergeLogs(logs, r.Records)
 			if r.Truncated {
-				notice(Notice{Text: fmt.Sprintf("log records of the session's traces capped at %d", e.Limits.LogsPerSession)})
+				ns.query("log records of the session's traces capped at %d", e.Limits.LogsPerSession)
 			}
 		}
 	}
 
-	res.Timeline = correlation.BuildTimeline(correlation.Input{SessionID: sessionID, Traces: traces, Logs: logs})
-	return res, nil
+	tl := correlation.BuildTimeline(correlation.Input{SessionID: sessionID, Traces: traces, Logs: logs})
+	return &TimelineResult{Timeline: tl, Notices: ns.all()}, nil
+}
+
+// logWarnings records a log store's partial failures.
+func logWarnings(ns *notices, warnings []string) {
+	for _, w := range warnings {
+		ns.store(roleLogs, "log search incomplete: %s", w)
+	}
 }
 
 // sessionTraces searches the session's traces and completes the ones the
 // store returned only in part.
-func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to time.Time, notice func(Notice)) ([]telemetry.Trace, error) {
+func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to time.Time, ns *notices) ([]telemetry.Trace, error) {
 	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{
 		Attributes: []telemetry.KV{{Key: schema.AttrSessionID, Value: sessionID}},
 		Start:      from, End: to, Limit: e.Limits.TracesPerSession,
@@ -157,25 +152,23 @@ func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to t
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range sr.Warnings {
-		notice(Notice{Warning: true, Downstream: true, Text: "trace search incomplete: " + w})
-	}
+	traceWarnings(ns, sr.Warnings)
 	if sr.Truncated {
-		notice(Notice{Text: fmt.Sprintf("traces capped at %d for this session; narrow the time range to see the rest", e.Limits.TracesPerSession)})
+		ns.query("traces capped at %d for this session; narrow the time range to see the rest", e.Limits.TracesPerSession)
 	}
-	return e.complete(ctx, sr, from, to, len(sr.Traces), notice)
+	return e.complete(ctx, sr, from, to, len(sr.Traces), ns)
 }
 
 // complete returns the search's traces whole: a store that returns only the
 // matching spans of each trace (Tempo) has the first max of them fetched by
 // ID, concurrently with a bound.
-func (e *Engine) complete(ctx context.Context, sr stores.TraceSearchResult, from, to time.Time, max int, notice func(Notice)) ([]telemetry.Trace, error) {
+func (e *Engine) complete(ctx context.Context, sr stores.TraceSearchResult, from, to time.Time, max int, ns *notices) ([]telemetry.Trace, error) {
 	if sr.Complete {
 		return sr.Traces, nil
 	}
 	traces := sr.Traces
 	if len(traces) > max {
-		notice(Notice{Text: fmt.Sprintf("%d traces found; the %d most recent are read in full", len(traces), max)})
+		ns.query("%d traces found; the first %d the store returned are read in full", len(traces), max)
 		traces = traces[:max]
 	}
 	out := make([]telemetry.Trace, len(traces))
@@ -188,18 +181,25 @@ func (e *Engine) complete(ctx context.Context, sr stores.TraceSearchResult, from
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
-				notice(Notice{Warning: true, Downstream: true, Text: fmt.Sprintf("trace %s: %v; showing the spans the search returned", t.TraceID, err)})
+				ns.store(roleTraces, "trace %s: %v; showing the spans the search returned", t.TraceID, err)
 				out[i] = t
 				return nil
 			}
 			if full.Partial {
-				notice(Notice{Warning: true, Downstream: true, Text: fmt.Sprintf("trace %s is partial: %s", t.TraceID, full.Notice)})
+				ns.store(roleTraces, "trace %s is partial: %s", t.TraceID, full.Notice)
 			}
 			out[i] = *full
 			return nil
 		})
 	}
 	return out, g.Wait()
+}
+
+// traceWarnings records a trace store's partial failures.
+func traceWarnings(ns *notices, warnings []string) {
+	for _, w := range warnings {
+		ns.store(roleTraces, "trace search incomplete: %s", w)
+	}
 }
 
 // mergeLogs adds the records of b not already in a.

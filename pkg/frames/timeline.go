@@ -64,20 +64,8 @@ func Timeline(tl *correlation.Timeline) *data.Frame {
 		rows = append(rows, spanRow(correlation.LayerServer, b))
 	}
 	for _, l := range tl.Logs {
-		layer := correlation.LayerLog
-		switch l.Body {
-		case schema.EventSessionStart, schema.EventSessionEnd, schema.EventDeviceAppLifecycle:
-			layer = correlation.LayerLifecycle
-		}
-		if n := l.Attributes.Value("event.name"); n == schema.EventSessionStart || n == schema.EventSessionEnd || n == schema.EventDeviceAppLifecycle {
-			layer = correlation.LayerLifecycle
-		}
-		t := l.Time
-		if correlation.IsDeviceLog(&l) {
-			t = t.Add(-tl.ClockOffset)
-		}
 		rows = append(rows, timelineRow{
-			time: t, layer: layer, service: l.Service, name: l.Body, traceID: l.TraceID, spanID: l.SpanID,
+			time: l.At, layer: l.Layer, service: l.Service, name: l.Body, traceID: l.TraceID, spanID: l.SpanID,
 			severity: l.Severity, body: l.Body, attributes: attrsJSON(l.Attributes),
 		})
 	}
@@ -126,11 +114,7 @@ func Logs(tl *correlation.Timeline) *data.Frame {
 		labels                                    = make([]json.RawMessage, n)
 	)
 	for i, l := range tl.Logs {
-		// Device records are shifted onto the backend clock like the spans.
-		if correlation.IsDeviceLog(&l) {
-			l.Time = l.Time.Add(-tl.ClockOffset)
-		}
-		times[i], bodies[i], sevs[i], services[i], traceIDs[i], spanIDs[i] = l.Time, l.Body, l.Severity, l.Service, l.TraceID, l.SpanID
+		times[i], bodies[i], sevs[i], services[i], traceIDs[i], spanIDs[i] = l.At, l.Body, l.Severity, l.Service, l.TraceID, l.SpanID
 		keys, values := make([]string, 0, len(l.Attributes)+1), make([]string, 0, len(l.Attributes)+1)
 		keys, values = append(keys, "service.name"), append(values, l.Service)
 		for _, kv := range l.Attributes {

@@ -94,7 +94,7 @@ func Waterfall(tl *correlation.Timeline) *data.Frame {
 	// Logs not tied to a span (lifecycle events, device logs) hang on the root.
 	for i, l := range tl.Logs {
 		if l.SpanID == "" || l.TraceID == "" {
-			root.logs = append(root.logs, toTraceLog(tl, tl.Logs[i]))
+			root.logs = append(root.logs, toTraceLog(&tl.Logs[i]))
 		}
 	}
 	rows = append(rows, root)
@@ -205,7 +205,7 @@ func spanRow(tl *correlation.Timeline, s *telemetry.Span, parent string) waterfa
 		r.logs = append(r.logs, tlog)
 	}
 	for _, i := range tl.LogsBySpan[correlation.SpanRef{TraceID: s.TraceID, SpanID: s.SpanID}] {
-		r.logs = append(r.logs, toTraceLog(tl, tl.Logs[i]))
+		r.logs = append(r.logs, toTraceLog(&tl.Logs[i]))
 	}
 	for _, l := range s.Links {
 		r.references = append(r.references, traceReference{SpanID: l.SpanID, TraceID: l.TraceID})
@@ -213,12 +213,8 @@ func spanRow(tl *correlation.Timeline, s *telemetry.Span, parent string) waterfa
 	return r
 }
 
-func toTraceLog(tl *correlation.Timeline, l telemetry.LogRecord) traceLog {
-	t := l.Time
-	if correlation.IsDeviceLog(&l) {
-		t = t.Add(-tl.ClockOffset)
-	}
-	out := traceLog{Timestamp: msOf(t), Name: l.Body, Fields: []traceKV{strKV("severity", l.Severity), strKV("service", l.Service), strKV("body", l.Body)}}
+func toTraceLog(l *correlation.TimelineLog) traceLog {
+	out := traceLog{Timestamp: msOf(l.At), Name: l.Body, Fields: []traceKV{strKV("severity", l.Severity), strKV("service", l.Service), strKV("body", l.Body)}}
 	for _, kv := range l.Attributes {
 		out.Fields = append(out.Fields, strKV(kv.Key, kv.Value))
 	}

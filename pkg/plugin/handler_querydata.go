@@ -214,22 +214,3 @@ func (d *Datasource) failed(ctx context.Context, err error) backend.DataResponse
 	}
 	return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, msg)
 }
-
-// addNotices puts the engine's notices on the first frame, where Grafana
-// shows them on the panel.
-func (d *Datasource) addNotices(fs data.Frames, notices []engine.Notice) {
-	if len(fs) == 0 || len(notices) == 0 {
-		return
-	}
-	f := fs[0]
-	if f.Meta == nil {
-		f.Meta = &data.FrameMeta{}
-	}
-	for _, n := range notices {
-		sev := data.NoticeSeverityInfo
-		if n.Warning {
-			sev = data.NoticeSeverityWarning
-		}
-		f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: sev, Text: d.settings.Redact(n.Text)})
-	}
-}

@@ -278,7 +278,7 @@ func checkSessionsList(t *testing.T, gt *demoworld.GroundTruth, inst pluginharne
 	require.NotNil(t, f)
 	// The list is built from a bounded number of recent traces per service;
 	// in a stack holding many other runs it is cut, and must say so.
-	capped := strings.Contains(noticesOf(r.Frames), "most recent")
+	capped := strings.Contains(noticesOf(r.Frames), "matching traces per service, not all of them")
 	t.Logf("sessions listed: %d; notices: %s", f.Rows(), noticesOf(r.Frames))
 	rows := map[string]int{}
 	ids := column(t, f, "sessionId")
