@@ -2,9 +2,11 @@ package provisioning
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -182,6 +184,15 @@ func (f *AlertRulesFile) Validate() []error {
 					add("%s: annotation %s missing", rw, a)
 				}
 			}
+			// A notification is read outside Grafana: its runbook link must
+			// be absolute, and a template in it could put an unencoded
+			// label value into the URL.
+			if u, err := url.Parse(r.Annotations["runbook_url"]); err != nil || u.Scheme != "https" || u.Host == "" || strings.Contains(r.Annotations["runbook_url"], "{{") {
+				add("%s: runbook_url %q must be an absolute https URL without templates", rw, r.Annotations["runbook_url"])
+			}
+			if r.Annotations["__dashboardUid__"] == "" {
+				add("%s: annotation __dashboardUid__ missing: notifications link to the dashboard to open first", rw)
+			}
 			refs := map[string]bool{}
 			for _, d := range r.Data {
 				dw := fmt.Sprintf("%s node %q", rw, d.RefID)
@@ -193,7 +204,7 @@ func (f *AlertRulesFile) Validate() []error {
 					if err := validateExpression(d.Model, refs); err != nil {
 						add("%s: %v", dw, err)
 					}
-				case d.DatasourceUID == DatasourceUID:
+				case d.DatasourceUID == ProvisionedDatasourceUID:
 					if err := ValidateQuery(d.Model); err != nil {
 						add("%s: %v", dw, err)
 					}
@@ -204,7 +215,7 @@ func (f *AlertRulesFile) Validate() []error {
 						add("%s: alert queries cannot use template variables (%v)", dw, vs)
 					}
 				default:
-					add("%s: datasourceUid %q, want %q or %q", dw, d.DatasourceUID, DatasourceUID, ExpressionDatasourceUID)
+					add("%s: datasourceUid %q, want %q or %q", dw, d.DatasourceUID, ProvisionedDatasourceUID, ExpressionDatasourceUID)
 				}
 				if m, _ := d.Model["refId"].(string); m != "" && m != d.RefID {
 					add("%s: model refId %q differs", dw, m)

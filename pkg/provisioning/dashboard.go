@@ -1,5 +1,5 @@
 // Package provisioning reads and checks the dashboards, dashboard providers
-// and alert rules Stitch ships (dashboards/, provisioning/) in the formats
+// and alert rules Stitch ships (src/dashboards/, provisioning/) in the formats
 // Grafana's file provisioning reads, extracts every Stitch query from them and
 // evaluates the reduce + threshold expression forms the bundled alert rules
 // use. It has no I/O beyond reading the files it is given.
@@ -14,9 +14,22 @@ import (
 	"strings"
 )
 
-// DatasourceUID is the uid the bundled datasource provisioning gives Stitch;
-// every bundled dashboard and alert rule refers to it.
-const DatasourceUID = "stitch"
+// DatasourceVariable is the bundled dashboards' data source variable: every
+// Stitch query refers to "${datasource}", so a dashboard works with any
+// Stitch data source, whatever its uid.
+const DatasourceVariable = "datasource"
+
+// DatasourceUID is how dashboards refer to Stitch: through the variable.
+const DatasourceUID = "${" + DatasourceVariable + "}"
+
+// DatasourceInput is the import input (__inputs) that preselects the data
+// source variable when Grafana imports a bundled dashboard.
+const DatasourceInput = "DS_STITCH"
+
+// ProvisionedDatasourceUID is how the provisioning files (data source and
+// alert rules) name Stitch's uid: an environment variable the user sets once,
+// which Grafana's file provisioning expands.
+const ProvisionedDatasourceUID = "${STITCH_DATASOURCE_UID}"
 
 // PluginID is Stitch's plugin id (a datasource reference's type).
 const PluginID = "stitch-sessions-datasource"
@@ -37,6 +50,7 @@ type DatasourceRef struct {
 
 // Dashboard is the part of a dashboard JSON model Stitch checks.
 type Dashboard struct {
+	Inputs        []Input   `json:"__inputs"`
 	UID           string    `json:"uid"`
 	Title         string    `json:"title"`
 	SchemaVersion int       `json:"schemaVersion"`
@@ -47,6 +61,13 @@ type Dashboard struct {
 		From string `json:"from"`
 		To   string `json:"to"`
 	} `json:"time"`
+}
+
+// Input is an import input of a dashboard (__inputs).
+type Input struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	PluginID string `json:"pluginId"`
 }
 
 // Link is a dashboard link.
@@ -179,9 +200,10 @@ func (d *Dashboard) StitchQueries() ([]PanelQuery, error) {
 
 // Validate checks what Grafana and Stitch need of a bundled dashboard: a uid
 // and title, schemaVersion ≥ MinSchemaVersion, unique panel ids, every
-// datasource reference Stitch (uid "stitch", type = PluginID) or Grafana's
-// built-in one, every Stitch query valid, and every $variable a query uses
-// defined. It returns every problem found.
+// datasource reference Stitch (through the data source variable, type =
+// PluginID) or Grafana's built-in one, the data source variable defined and
+// preselected by the import input, every Stitch query valid, and every
+// $variable a query uses defined. It returns every problem found.
 func (d *Dashboard) Validate() []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -244,10 +266,26 @@ func (d *Dashboard) Validate() []error {
 	}
 	walk(d.Panels)
 
+	input := false
+	for _, in := range d.Inputs {
+		input = input || (in.Name == DatasourceInput && in.Type == "datasource" && in.PluginID == PluginID)
+	}
+	if !input {
+		add("__inputs: no datasource input %q for plugin %q: imports could not choose the data source", DatasourceInput, PluginID)
+	}
+	dsVar := false
 	vars := map[string]bool{}
 	for _, v := range d.Templating.List {
 		vars[v.Name] = true
 		where := fmt.Sprintf("variable %q", v.Name)
+		if v.Name == DatasourceVariable {
+			var q string
+			_ = json.Unmarshal(v.Query, &q)
+			dsVar = v.Type == "datasource" && q == PluginID
+			if !dsVar {
+				add("%s: must be a datasource variable of type %q", where, PluginID)
+			}
+		}
 		if v.Type == "query" {
 			checkRef(where, v.Datasource)
 			if v.Datasource == nil || v.Datasource.UID != DatasourceUID {
@@ -260,6 +298,9 @@ func (d *Dashboard) Validate() []error {
 				add("%s: Stitch filters match one value; multi-value and All are not supported", where)
 			}
 		}
+	}
+	if !dsVar {
+		add("no %q data source variable: panels would be pinned to one data source uid", DatasourceVariable)
 	}
 	qs, err := d.StitchQueries()
 	if err != nil {

@@ -82,11 +82,11 @@ groups:
       - uid: r
         title: r
         condition: C
-        annotations: {summary: s, description: d, runbook_url: u}
+        annotations: {summary: s, description: d, runbook_url: 'https://example.com/runbooks#r', __dashboardUid__: d1}
         data:
           - refId: A
             relativeTimeRange: {from: 900, to: 0}
-            datasourceUid: stitch
+            datasourceUid: ${STITCH_DATASOURCE_UID}
             model: {refId: A, queryType: sessionMetrics, metric: serverLatencyP95, groupBy: endpoint, intervalMs: 60000}
           - refId: B
             datasourceUid: __expr__
@@ -147,10 +147,14 @@ func TestValidateRejects(t *testing.T) {
 	bad := map[string]string{
 		"unknown metric":      strings.Replace(p95Rule, "serverLatencyP95", "p95", 1),
 		"unknown queryType":   strings.Replace(p95Rule, "queryType: sessionMetrics", "queryType: cascadeCount", 1),
-		"other datasource":    strings.Replace(p95Rule, "datasourceUid: stitch", "datasourceUid: prometheus", 1),
+		"other datasource":    strings.Replace(p95Rule, "datasourceUid: ${STITCH_DATASOURCE_UID}", "datasourceUid: prometheus", 1),
+		"pinned uid":          strings.Replace(p95Rule, "datasourceUid: ${STITCH_DATASOURCE_UID}", "datasourceUid: stitch", 1),
+		"relative runbook":    strings.Replace(p95Rule, "'https://example.com/runbooks#r'", "/d/x/y", 1),
+		"templated runbook":   strings.Replace(p95Rule, "'https://example.com/runbooks#r'", "'https://example.com/?e={{ $labels.endpoint }}'", 1),
+		"no dashboard":        strings.Replace(p95Rule, "__dashboardUid__: d1", "x: d1", 1),
 		"condition missing":   strings.Replace(p95Rule, "condition: C", "condition: D", 1),
 		"math expression":     strings.Replace(p95Rule, "type: threshold", "type: math", 1),
-		"no runbook":          strings.Replace(p95Rule, "runbook_url: u", "x: u", 1),
+		"no runbook":          strings.Replace(p95Rule, "runbook_url:", "x:", 1),
 		"bad interval":        strings.Replace(p95Rule, "interval: 1m", "interval: 15s", 1),
 		"empty time range":    strings.Replace(p95Rule, "from: 900", "from: 0", 1),
 		"template variable":   strings.Replace(p95Rule, "groupBy: endpoint", "groupBy: $dim", 1),
@@ -173,8 +177,9 @@ func TestValidateRejects(t *testing.T) {
 }
 
 func TestDashboardValidateRejects(t *testing.T) {
-	base := `{"uid":"u","title":"t","schemaVersion":39,"templating":{"list":[{"name":"session","type":"query","datasource":{"type":"stitch-sessions-datasource","uid":"stitch"},"query":{"attribute":"sessionId"}}]},
-	"panels":[{"id":1,"type":"table","title":"p","datasource":{"type":"stitch-sessions-datasource","uid":"stitch"},"targets":[{"refId":"A","queryType":"sessionTimeline","sessionId":"$session"}]}]}`
+	base := `{"__inputs":[{"name":"DS_STITCH","type":"datasource","pluginId":"stitch-sessions-datasource"}],"uid":"u","title":"t","schemaVersion":39,
+	"templating":{"list":[{"name":"datasource","type":"datasource","query":"stitch-sessions-datasource"},{"name":"session","type":"query","datasource":{"type":"stitch-sessions-datasource","uid":"${datasource}"},"query":{"attribute":"sessionId"}}]},
+	"panels":[{"id":1,"type":"table","title":"p","datasource":{"type":"stitch-sessions-datasource","uid":"${datasource}"},"targets":[{"refId":"A","queryType":"sessionTimeline","sessionId":"$session"}]}]}`
 	d, err := ParseDashboard([]byte(base))
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +189,11 @@ func TestDashboardValidateRejects(t *testing.T) {
 	}
 	for name, repl := range map[string][2]string{
 		"old schema":         {`"schemaVersion":39`, `"schemaVersion":16`},
-		"foreign datasource": {`"uid":"stitch"},"targets"`, `"uid":"prom"},"targets"`},
+		"foreign datasource": {`"uid":"${datasource}"},"targets"`, `"uid":"prom"},"targets"`},
+		"pinned uid":         {`"uid":"${datasource}"},"targets"`, `"uid":"stitch"},"targets"`},
+		"no import input":    {`"name":"DS_STITCH"`, `"name":"DS_OTHER"`},
+		"no ds variable":     {`{"name":"datasource","type":"datasource","query":"stitch-sessions-datasource"},`, ``},
+		"ds variable type":   {`"query":"stitch-sessions-datasource"}`, `"query":"prometheus"}`},
 		"unknown queryType":  {`"queryType":"sessionTimeline"`, `"queryType":"sessionTimelines"`},
 		"undefined variable": {`"sessionId":"$session"`, `"sessionId":"$sess"`},
 		"unknown attribute":  {`"attribute":"sessionId"`, `"attribute":"userId"`},

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +16,7 @@ const repoRoot = "../.."
 // The bundled dashboards, as Grafana's file provider reads them.
 func bundledDashboards(t *testing.T) map[string]*Dashboard {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot, "dashboards", "*.json"))
+	files, err := filepath.Glob(filepath.Join(repoRoot, "src", "dashboards", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no dashboards: %v", err)
 	}
@@ -94,9 +95,9 @@ func TestBundledDashboardsLinkToEachOther(t *testing.T) {
 	for uid, want := range map[string][]string{
 		"stitch-overview":       {"/d/stitch-session-detail/", "var-session=${__value.raw}", "/d/stitch-endpoint/", "var-endpoint=${__value.raw}"},
 		"stitch-endpoint":       {"/d/stitch-session-detail/", "var-session=${__value.raw}", "/d/stitch-overview/"},
-		"stitch-session-detail": {"/d/stitch-overview/", "/explore?"},
+		"stitch-session-detail": {"/d/stitch-overview/", "${datasource:queryparam}"},
 	} {
-		raw, err := os.ReadFile(filepath.Join(repoRoot, "dashboards", uid+".json"))
+		raw, err := os.ReadFile(filepath.Join(repoRoot, "src", "dashboards", uid+".json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +131,7 @@ func TestAlertRulesFile(t *testing.T) {
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			for _, d := range r.Data {
-				if d.DatasourceUID == DatasourceUID {
+				if d.DatasourceUID == ProvisionedDatasourceUID {
 					metrics = append(metrics, d.Model["metric"].(string))
 				}
 			}
@@ -143,7 +144,8 @@ func TestAlertRulesFile(t *testing.T) {
 	}
 }
 
-// The datasource provisioning still declares Stitch with the uid everything refers to.
+// The datasource provisioning declares Stitch with the uid the alert rules
+// refer to: the environment variable the user sets once.
 func TestDatasourceProvisioning(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(repoRoot, "provisioning", "datasources", "datasources.yml"))
 	if err != nil {
@@ -161,9 +163,42 @@ func TestDatasourceProvisioning(t *testing.T) {
 	}
 	found := false
 	for _, d := range f.Datasources {
-		found = found || (d.UID == DatasourceUID && d.Type == PluginID)
+		found = found || (d.UID == ProvisionedDatasourceUID && d.Type == PluginID)
 	}
 	if f.APIVersion != 1 || !found {
-		t.Errorf("datasources.yml: apiVersion %d, Stitch with uid %q found: %v", f.APIVersion, DatasourceUID, found)
+		t.Errorf("datasources.yml: apiVersion %d, Stitch with uid %q found: %v", f.APIVersion, ProvisionedDatasourceUID, found)
+	}
+}
+
+// The plugin package offers every bundled dashboard: plugin.json includes
+// each file of src/dashboards (create-plugin copies them into dist/).
+func TestPluginJSONIncludesEveryDashboard(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "src", "plugin.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Includes []struct{ Type, Name, Path string } `json:"includes"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	included := map[string]bool{}
+	for _, inc := range p.Includes {
+		if inc.Type == "dashboard" {
+			included[inc.Path] = true
+			if _, err := os.Stat(filepath.Join(repoRoot, "src", inc.Path)); err != nil {
+				t.Errorf("plugin.json includes %s: %v", inc.Path, err)
+			}
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "src", "dashboards", "*.json"))
+	for _, f := range files {
+		if !included["dashboards/"+filepath.Base(f)] {
+			t.Errorf("%s is not in plugin.json includes", f)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("no dashboards")
 	}
 }

@@ -40,7 +40,8 @@ func worldVariables(t *testing.T, gt *demoworld.GroundTruth) map[string]string {
 	require.NotEmpty(t, gt.Faults.SlowEndpoint.Requests)
 	slow := gt.Request(gt.Faults.SlowEndpoint.Requests[0])
 	require.NotNil(t, slow)
-	return map[string]string{"session": gt.Faults.Cascade.Sessions[0], "endpoint": slow.URLTemplate}
+	// The data source variable names the instance under test (any uid works).
+	return map[string]string{"session": gt.Faults.Cascade.Sessions[0], "endpoint": slow.URLTemplate, provisioning.DatasourceVariable: "stitch-under-test"}
 }
 
 // keptFrames applies a panel's filterFieldsByName transformations (include
@@ -112,7 +113,7 @@ func TestDashboardQueriesAnswerOnTheDemoWorld(t *testing.T) {
 	vars := worldVariables(t, gt)
 	inst := newInstance(t, stackSettings(), nil)
 	for _, name := range []string{"stitch-overview", "stitch-session-detail", "stitch-endpoint"} {
-		d, err := provisioning.LoadDashboard(repoFile(t, "dashboards", name+".json"))
+		d, err := provisioning.LoadDashboard(repoFile(t, "src", "dashboards", name+".json"))
 		require.NoError(t, err)
 		require.Empty(t, d.Validate())
 		panels := map[int]provisioning.Panel{}
