@@ -123,7 +123,11 @@ func (s *Store) SearchLogs(ctx context.Context, q stores.LogSearch) (stores.LogS
 	}
 	var filters []string
 	if q.SessionID != "" {
-		f, err := LabelFilter(LabelName(schema.AttrSessionID), q.SessionID)
+		name, err := LabelName(schema.AttrSessionID)
+		if err != nil {
+			return res, err
+		}
+		f, err := LabelFilter(name, q.SessionID)
 		if err != nil {
 			return res, err
 		}
@@ -239,7 +243,9 @@ func (s *Store) queryRange(ctx context.Context, logQL string, start, end time.Ti
 var schemaNames = func() map[string]string {
 	m := make(map[string]string, len(schema.AttributeNames))
 	for _, n := range schema.AttributeNames {
-		m[LabelName(n)] = n
+		if label, err := LabelName(n); err == nil {
+			m[label] = n
+		}
 	}
 	return m
 }()
