@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/otlptranslator"
 )
 
 // A test double of Grafana Loki's HTTP API, for test code only. Loki cannot
@@ -30,9 +32,12 @@ import (
 //     ` | session_id="<id>"` and ` | trace_id=~"<32hex>|…"` (≤ 100 IDs);
 //     answered as streams whose labels hold service_name (and Loki's other
 //     default index labels) and whose entries carry the rest as structured
-//     metadata ("." → "_"), categorised ([ts, line, {structuredMetadata}])
-//     when the request has X-Loki-Response-Encoding-Flags: categorize-labels,
-//     merged into the stream labels otherwise.
+//     metadata (named as Loki names OTLP attributes: Prometheus'
+//     otlptranslator label namer), categorised ([ts, line, {structuredMetadata}],
+//     the third element always there, possibly {}) when the request has
+//     X-Loki-Response-Encoding-Flags: categorize-labels, merged into the
+//     stream labels otherwise. A range longer than Loki's default
+//     max_query_length (30d1h) is refused, as a limit above 5000 is.
 //
 // Any other request shape is answered 400 and counted as refused; a test
 // using the double fails when it refused anything. No Loki code is used.
@@ -55,8 +60,9 @@ func newLokiDouble(t testing.TB, victoriaLogsURL string) *lokiDouble {
 // Loki's documented limits and OTLP mapping the adapter relies on.
 const (
 	lokiAllStreams       = `{service_name=~".+"}`
-	lokiMaxEntries       = 5000 // max_entries_limit_per_query
-	lokiMaxTraceIDs      = 100  // the adapter's batch size
+	lokiMaxEntries       = 5000            // max_entries_limit_per_query
+	lokiMaxQueryLength   = 721 * time.Hour // max_query_length (30d1h)
+	lokiMaxTraceIDs      = 100             // the adapter's batch size
 	lokiFlagsHeader      = "X-Loki-Response-Encoding-Flags"
 	lokiFlagCategorize   = "categorize-labels"
 	lokiQueryRangeRoute  = "/loki/api/v1/query_range"
@@ -153,6 +159,11 @@ func (d *lokiDouble) handle(w http.ResponseWriter, r *http.Request) {
 		d.refuse(w, r, "start/end are not nanoseconds with start < end")
 		return
 	}
+	// Loki measures the range in whole milliseconds.
+	if length := time.Duration(end/1e6-start/1e6) * time.Millisecond; length > lokiMaxQueryLength {
+		d.refuse(w, r, "the query time range exceeds the limit (query length: %s, limit: 30d1h)", length)
+		return
+	}
 	limit, err := strconv.Atoi(q.Get("limit"))
 	if err != nil || limit <= 0 || limit > lokiMaxEntries {
 		d.refuse(w, r, "limit %q (Loki allows 1..%d)", q.Get("limit"), lokiMaxEntries)
@@ -244,19 +255,16 @@ func (d *lokiDouble) victoriaLogs(ctx context.Context, f logQLFilters, start, en
 	return rows, sc.Err()
 }
 
-// lokiLabel is what Loki's OTLP ingestion makes of an attribute name: every
-// character other than a letter, digit or "_" becomes "_".
+// lokiLabel is what Loki's OTLP ingestion makes of an attribute name:
+// Prometheus' otlptranslator label namer with its default settings (other
+// characters become "_", runs of "_" collapse, a leading digit gets "key_");
+// "" for a name Loki refuses.
 func lokiLabel(name string) string {
-	b := []byte(name)
-	for i, c := range b {
-		if !(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-			b[i] = '_'
-		}
+	label, err := (&otlptranslator.LabelNamer{}).Build(name)
+	if err != nil {
+		return ""
 	}
-	if len(b) > 0 && b[0] >= '0' && b[0] <= '9' {
-		return "_" + string(b)
-	}
-	return string(b)
+	return label
 }
 
 type lokiStream struct {
@@ -277,6 +285,7 @@ func lokiStreams(rows []map[string]string, categorize bool) map[string]any {
 		for k, v := range row {
 			switch {
 			case v == "" || k == "_time" || k == "_msg" || k == "_stream" || k == "_stream_id":
+			case lokiLabel(k) == "":
 			case lokiIndexLabels[k]:
 				stream[lokiLabel(k)] = v
 			default:
@@ -288,9 +297,12 @@ func lokiStreams(rows []map[string]string, categorize bool) map[string]any {
 		}
 		entry := []any{strconv.FormatInt(t.UnixNano(), 10), row["_msg"]}
 		if categorize {
+			// Loki always sends the third element; {} when there is nothing.
+			cat := map[string]any{}
 			if len(meta) > 0 {
-				entry = append(entry, map[string]any{"structuredMetadata": meta})
+				cat["structuredMetadata"] = meta
 			}
+			entry = append(entry, cat)
 		} else {
 			for k, v := range meta { // uncategorised: metadata joins the labels
 				stream[k] = v

@@ -37,9 +37,10 @@ import (
 //     conditions joined by " && "; span sets hold only the matched spans
 //   - GET /api/v2/traces/<id>[?start&end] with Accept: application/protobuf:
 //     the TraceByIDResponse wrapper (1 trace, 2 metrics) around OTLP
-//     TracesData; 404 for an unknown ID
-//   - GET /api/traces/<id>[?start&end] (v1, which the adapter asks after a v2
-//     404): the OTLP trace itself; 404 for an unknown ID
+//     TracesData; an unknown ID is 200 with an empty trace, as Tempo 2.6+
+//     answers (never 404)
+//   - GET /api/traces/<id>[?start&end] (v1, which the adapter asks only of a
+//     Tempo without the v2 route): the OTLP trace itself; 404 for an unknown ID
 //
 // Any other request shape is answered 400 and counted as refused; a test
 // using the double fails when it refused anything. No Tempo code is used.
@@ -652,6 +653,15 @@ func (d *tempoDouble) traceByID(w http.ResponseWriter, r *http.Request, id strin
 	err := d.jaegerGet(r.Context(), "/api/traces/"+id, jq, &found)
 	if errors.Is(err, errJaegerNotFound) || (err == nil && len(found) == 0) {
 		d.serve(route + " (not found)")
+		if v2 {
+			// Tempo 2.6+: 200 and a wrapper around an empty trace.
+			var empty []byte
+			empty = protowire.AppendTag(empty, v2FieldTrace, protowire.BytesType)
+			empty = protowire.AppendBytes(empty, nil)
+			w.Header().Set("Content-Type", "application/protobuf")
+			_, _ = w.Write(empty)
+			return
+		}
 		http.Error(w, "trace not found", http.StatusNotFound)
 		return
 	}

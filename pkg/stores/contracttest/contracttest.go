@@ -1,6 +1,7 @@
 // Package contracttest holds the contract fixtures machinery the Tempo and
 // Loki adapters are tested with (those stores cannot run here): request →
-// response pairs that follow the stores' API documentation, a test double
+// response pairs that follow the stores' API documentation and what their
+// real servers answer (each pair names the versions it stands for), a test double
 // that answers only those pairs (and 400 for any other request shape, so an
 // adapter that drifts is caught), and golden files rewritten only on -update.
 // Test code only.
@@ -27,8 +28,9 @@ import (
 var Update = flag.Bool("update", false, "rewrite testdata fixtures and golden files")
 
 // Contract is one request → response pair of testdata/contracts: the request
-// shape the adapter must send and the answer the store's documentation gives for
-// it. Doc names the documentation section the pair follows.
+// shape the adapter must send and the answer the real store gives for it. Doc
+// names the documentation section and the server behaviour the pair follows,
+// and the store versions it stands for.
 type Contract struct {
 	Doc     string `json:"doc"`
 	Request struct {

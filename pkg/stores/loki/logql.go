@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/otlptranslator"
 )
 
 // LogQL building. This file is pure: no I/O, so it is unit-tested and fuzzed
@@ -25,25 +27,19 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // ErrBadLabelName is returned for a label name Loki cannot hold.
 var ErrBadLabelName = errors.New("invalid Loki label name")
 
-// LabelName is the name an OpenTelemetry attribute gets in Loki: OTLP
-// ingestion replaces every character other than letters, digits and "_"
-// with "_" (session.id -> session_id, service.name -> service_name).
-func LabelName(attr string) string {
-	var b strings.Builder
-	for i, r := range attr {
-		switch {
-		case r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'):
-			b.WriteRune(r)
-		case r >= '0' && r <= '9':
-			if i == 0 {
-				b.WriteByte('_')
-			}
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
+// LabelName is the name an OpenTelemetry attribute gets in Loki. Loki's
+// OTLP ingestion names attributes with Prometheus' otlptranslator label
+// namer (default settings): every character other than a letter or a digit
+// becomes "_", runs of "_" collapse to one, and a name starting with a digit
+// gets a "key_" prefix (session.id -> session_id, 9lives -> key_9lives,
+// a..b -> a_b). Names that come out empty or all "_" Loki refuses at ingest,
+// so no label can have them.
+func LabelName(attr string) (string, error) {
+	name, err := (&otlptranslator.LabelNamer{}).Build(attr)
+	if err != nil {
+		return "", fmt.Errorf("%w for attribute %q: %v", ErrBadLabelName, attr, err)
 	}
-	return b.String()
+	return name, nil
 }
 
 // Quote renders s as a LogQL double-quoted string literal. strconv.Quote

@@ -58,15 +58,42 @@ func parseLabelFilter(s string) (name, op, value string, err error) {
 	return m[1], m[2], value, nil
 }
 
+// LabelName follows Loki's OTLP naming (Prometheus' otlptranslator with
+// default settings), edge cases included.
 func TestLabelName(t *testing.T) {
-	assert.Equal(t, "session_id", LabelName(schema.AttrSessionID))
-	assert.Equal(t, "service_name", LabelName(schema.AttrServiceName))
-	assert.Equal(t, "device_model_identifier", LabelName(schema.AttrDeviceModelIdentifier))
-	assert.Equal(t, "feature_flag_result_variant", LabelName("feature_flag.result.variant"))
-	assert.Equal(t, "_9lives", LabelName("9lives"))
-	assert.Equal(t, "a_b_c", LabelName("a-b c"))
+	for attr, want := range map[string]string{
+		schema.AttrSessionID:             "session_id",
+		schema.AttrServiceName:           "service_name",
+		schema.AttrDeviceModelIdentifier: "device_model_identifier",
+		"feature_flag.result.variant":    "feature_flag_result_variant",
+		"http.request.method":            "http_request_method",
+		"a-b c":                          "a_b_c",
+		"a..b":                           "a_b",
+		"a__b":                           "a_b",
+		"a._-b":                          "a_b",
+		"trailing.":                      "trailing_",
+		"9lives":                         "key_9lives",
+		"1":                              "key_1",
+		"0.x":                            "key_0_x",
+		"_private":                       "_private",
+		".leading":                       "_leading",
+		"__reserved__":                   "__reserved__",
+		"ünïcode":                        "_n_code",
+		"UPPER.Case":                     "UPPER_Case",
+	} {
+		got, err := LabelName(attr)
+		require.NoError(t, err, attr)
+		assert.Equal(t, want, got, attr)
+		assert.Regexp(t, labelName, got, "a valid Loki label name")
+	}
+	for _, attr := range []string{"", "_", "...", "__"} {
+		_, err := LabelName(attr)
+		assert.ErrorIs(t, err, ErrBadLabelName, "%q: Loki refuses such a name at ingest", attr)
+	}
 	for _, n := range schema.AttributeNames {
-		assert.Equal(t, n, schemaNames[LabelName(n)], "every schema name maps back from Loki")
+		label, err := LabelName(n)
+		require.NoError(t, err)
+		assert.Equal(t, n, schemaNames[label], "every schema name maps back from Loki")
 	}
 }
 

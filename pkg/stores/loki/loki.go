@@ -20,6 +20,8 @@ import (
 type Store struct {
 	client *storehttp.Client
 	now    func() time.Time
+	// limits are the tenant limits this Loki showed in its refusals.
+	limits tenantLimits
 }
 
 var _ stores.LogStore = (*Store)(nil)

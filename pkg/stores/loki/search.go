@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/prometheus/common/model"
 
 	"github.com/stitch-observability/stitch/pkg/schema"
 	"github.com/stitch-observability/stitch/pkg/stores"
@@ -41,7 +42,7 @@ const (
 const (
 	queryRangePath = "/loki/api/v1/query_range"
 	// maxEntriesPerQuery is max_entries_limit_per_query's default: Loki
-	// refuses a larger limit.
+	// refuses a larger limit (a tenant's may be lower; see limits.go).
 	maxEntriesPerQuery = 5000
 	// traceIDsPerQuery bounds the trace IDs one query filters on (it keeps
 	// the URL of a GET short).
@@ -112,7 +113,8 @@ func (e *entry) UnmarshalJSON(b []byte) error {
 // SearchLogs returns the log records of a session, or of a set of traces, in
 // the time window, oldest first. The session and trace filters are pushed
 // down as structured-metadata label filters; many trace IDs go in several
-// bounded queries.
+// bounded queries, and a range longer than Loki's max_query_length in
+// consecutive windows.
 func (s *Store) SearchLogs(ctx context.Context, q stores.LogSearch) (stores.LogSearchResult, error) {
 	var res stores.LogSearchResult
 	if q.Limit <= 0 {
@@ -123,19 +125,24 @@ func (s *Store) SearchLogs(ctx context.Context, q stores.LogSearch) (stores.LogS
 	}
 	var filters []string
 	if q.SessionID != "" {
-		f, err := LabelFilter(LabelName(schema.AttrSessionID), q.SessionID)
+		name, err := LabelName(schema.AttrSessionID)
+		if err != nil {
+			return res, err
+		}
+		f, err := LabelFilter(name, q.SessionID)
 		if err != nil {
 			return res, err
 		}
 		filters = append(filters, f)
 	}
+	var warnings []string
 	batches := [][]string{nil}
 	if len(q.TraceIDs) > 0 {
 		var ids []string
 		for _, id := range q.TraceIDs {
 			id = strings.ToLower(id)
 			if !hexID.MatchString(id) {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("trace ID %q is not 32 hex digits; its logs were not searched", id))
+				warnings = append(warnings, fmt.Sprintf("trace ID %q is not 32 hex digits; its logs were not searched", id))
 				continue
 			}
 			ids = append(ids, id)
@@ -148,11 +155,8 @@ func (s *Store) SearchLogs(ctx context.Context, q stores.LogSearch) (stores.LogS
 			batches = append(batches, ids[i:min(i+traceIDsPerQuery, len(ids))])
 		}
 	}
-	limit, capped := q.Limit, false
-	if limit > maxEntriesPerQuery {
-		limit, capped = maxEntriesPerQuery, true
-	}
-	for bi, batch := range batches {
+	queries := make([]string, 0, len(batches))
+	for _, batch := range batches {
 		f := filters
 		if batch != nil {
 			tf, err := LabelRegexFilter(labelTraceID, batch)
@@ -161,56 +165,109 @@ func (s *Store) SearchLogs(ctx context.Context, q stores.LogSearch) (stores.LogS
 			}
 			f = append(append([]string(nil), filters...), tf)
 		}
-		remaining := limit - len(res.Records)
-		// One more than the limit tells the cap cut, where Loki allows it.
-		ask := min(remaining+1, maxEntriesPerQuery)
-		qr, err := s.queryRange(ctx, Query(AllStreams, f...), q.Start, q.End, ask)
-		if err != nil {
-			return res, err
-		}
-		res.Warnings = append(res.Warnings, qr.Warnings...)
-		records, err := toRecords(qr)
-		if err != nil {
-			return res, s.client.NotTheAPI(queryRangePath, nil, err)
-		}
-		// Streams come one after the other: order by time before any cut.
-		sort.SliceStable(records, func(i, j int) bool { return records[i].Time.Before(records[j].Time) })
-		if len(records) > remaining || (len(records) == ask && ask == remaining) {
-			// More than asked for, or exactly Loki's maximum with no room to
-			// see whether more exist: the cap cut.
-			res.Truncated = true
-		}
-		if len(records) > remaining {
-			records = records[:remaining]
-		}
-		res.Records = append(res.Records, records...)
-		if len(res.Records) >= limit {
-			if bi < len(batches)-1 {
-				res.Truncated = true // later batches were not searched
-			}
+		queries = append(queries, Query(AllStreams, f...))
+	}
+	start, end := s.queryRange(q.Start, q.End)
+	// A refusal naming a lower tenant limit (max entries, max query length)
+	// is remembered and the search asked again within it: at most once per
+	// limit, since each retry must learn a lower one.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		res, err = s.searchLogs(ctx, queries, start, end, q.Limit)
+		if err == nil || !s.limits.learn(err) {
 			break
 		}
 	}
+	if err != nil {
+		return stores.LogSearchResult{}, err
+	}
+	res.Warnings = append(warnings, res.Warnings...)
+	return res, nil
+}
+
+// maxQueryWindows bounds the windows one search is split into for Loki's
+// max_query_length (4×30d1h by default); older time is left out, with a
+// notice. Splitting rather than clamping keeps the answer the user asked
+// for: a session rarely outlasts one window, so this costs nothing then.
+const maxQueryWindows = 4
+
+// searchLogs runs each query over each window of [start, end], oldest
+// first, until limit records are found.
+func (s *Store) searchLogs(ctx context.Context, queries []string, start, end time.Time, want int) (stores.LogSearchResult, error) {
+	var res stores.LogSearchResult
+	maxEntries := s.limits.entries()
+	limit, capped := want, false
+	if limit > maxEntries {
+		limit, capped = maxEntries, true
+	}
+	maxLen := s.limits.queryLength()
+	windows, clamped := splitQueryRange(start, end, maxLen, maxQueryWindows)
+	if clamped {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("Loki queries at most %s at a time (max_query_length); searched %d×%s back to %s, not the older part of the range",
+			model.Duration(maxLen), maxQueryWindows, model.Duration(maxLen), windows[0].start.UTC().Format(time.RFC3339)))
+	}
+	pieces := len(queries) * len(windows)
+	piece := 0
+search:
+	for _, logQL := range queries {
+		for _, w := range windows {
+			piece++
+			remaining := limit - len(res.Records)
+			// One more than the limit tells the cap cut, where Loki allows it.
+			ask := min(remaining+1, maxEntries)
+			qr, err := s.queryWindow(ctx, logQL, w, ask)
+			if err != nil {
+				return res, err
+			}
+			res.Warnings = append(res.Warnings, qr.Warnings...)
+			records, err := toRecords(qr)
+			if err != nil {
+				return res, s.client.NotTheAPI(queryRangePath, nil, err)
+			}
+			// Streams come one after the other: order by time before any cut.
+			sort.SliceStable(records, func(i, j int) bool { return records[i].Time.Before(records[j].Time) })
+			if len(records) > remaining || (len(records) == ask && ask == remaining) {
+				// More than asked for, or exactly Loki's maximum with no room
+				// to see whether more exist: the cap cut.
+				res.Truncated = true
+			}
+			if len(records) > remaining {
+				records = records[:remaining]
+			}
+			res.Records = append(res.Records, records...)
+			if len(res.Records) >= limit {
+				if piece < pieces {
+					res.Truncated = true // later batches or windows were not searched
+				}
+				break search
+			}
+		}
+	}
 	if res.Truncated && capped {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("Loki returns at most %d log lines per query (max_entries_limit_per_query); %d were asked for", maxEntriesPerQuery, q.Limit))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("Loki returns at most %d log lines per query (max_entries_limit_per_query); %d were asked for", maxEntries, want))
 	}
 	sort.SliceStable(res.Records, func(i, j int) bool { return res.Records[i].Time.Before(res.Records[j].Time) })
 	return res, nil
 }
 
-// queryRange runs a log query forward in time over [start, end]. Loki's end
-// is exclusive; one nanosecond more keeps a record at end.
-func (s *Store) queryRange(ctx context.Context, logQL string, start, end time.Time, limit int) (*queryResponse, error) {
+// queryRange fills in a search's range when the caller left it open.
+func (s *Store) queryRange(start, end time.Time) (time.Time, time.Time) {
 	if end.IsZero() {
 		end = s.now()
 	}
 	if start.IsZero() || !start.Before(end) {
 		start = end.Add(-time.Hour)
 	}
+	return start, end
+}
+
+// queryWindow runs a log query forward in time over one window. Loki's end
+// is exclusive; one nanosecond more keeps a record at the window's end.
+func (s *Store) queryWindow(ctx context.Context, logQL string, w queryWindow, limit int) (*queryResponse, error) {
 	params := url.Values{
 		"query":     {logQL},
-		"start":     {strconv.FormatInt(start.UnixNano(), 10)},
-		"end":       {strconv.FormatInt(end.UnixNano()+1, 10)},
+		"start":     {strconv.FormatInt(w.start.UnixNano(), 10)},
+		"end":       {strconv.FormatInt(w.end.UnixNano()+1, 10)},
 		"limit":     {strconv.Itoa(limit)},
 		"direction": {"forward"},
 	}
@@ -239,7 +296,9 @@ func (s *Store) queryRange(ctx context.Context, logQL string, start, end time.Ti
 var schemaNames = func() map[string]string {
 	m := make(map[string]string, len(schema.AttributeNames))
 	for _, n := range schema.AttributeNames {
-		m[LabelName(n)] = n
+		if label, err := LabelName(n); err == nil {
+			m[label] = n
+		}
 	}
 	return m
 }()

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stitch-observability/stitch/pkg/settings"
 	"github.com/stitch-observability/stitch/pkg/stores"
 	"github.com/stitch-observability/stitch/pkg/stores/contracttest"
 	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
@@ -109,7 +110,7 @@ func TestSearchTracesEmptyAnswer(t *testing.T) {
 }
 
 func TestSearchTracesErrorCarriesTempoMessage(t *testing.T) {
-	d := contracttest.NewDouble(t, "tempo", "search_range_refused.json")
+	d := contracttest.NewDouble(t, "tempo", "search_query_refused.json")
 	_, err := newStore(t, d.URL).SearchTraces(context.Background(), sessionSearch(0))
 	require.Error(t, err)
 	var se *storehttp.Error
@@ -117,7 +118,36 @@ func TestSearchTracesErrorCarriesTempoMessage(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, se.StatusCode)
 	assert.Equal(t, backend.ErrorSourceDownstream, se.ErrorSource())
 	assert.Contains(t, err.Error(), "traces store (tempo at")
-	assert.Contains(t, err.Error(), "exceeds the configured maximum")
+	assert.Contains(t, err.Error(), "invalid TraceQL query: parse error")
+}
+
+func TestSearchTracesSplitsWithinTheTenantsRangeLimit(t *testing.T) {
+	d := contracttest.NewDouble(t, "tempo", "search_range_refused.json", "search_window_30m_recent.json", "search_window_30m_older.json")
+	st := newStore(t, d.URL)
+	res, err := st.SearchTraces(context.Background(), sessionSearch(0))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"search_range_refused.json", "search_window_30m_older.json", "search_window_30m_recent.json"}, d.Used())
+	require.Len(t, res.Traces, 2, "both halves were searched")
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", res.Traces[0].TraceID, "newest window first")
+	assert.Empty(t, res.Warnings, "the split covers the whole range")
+	assert.Equal(t, 30*time.Minute, st.limits.searchWindowLen(), "the limit is remembered")
+
+	// The next search starts within the limit: no refusal is asked for again.
+	_, err = st.SearchTraces(context.Background(), sessionSearch(0))
+	require.NoError(t, err)
+}
+
+func TestSearchTracesAsksAgainWithinTheTenantsLimits(t *testing.T) {
+	d := contracttest.NewDouble(t, "tempo", "search_limit_refused.json", "search_spss_refused.json", "search_within_tenant_limits.json")
+	st := newStore(t, d.URL)
+	res, err := st.SearchTraces(context.Background(), sessionSearch(500))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"search_limit_refused.json", "search_spss_refused.json", "search_within_tenant_limits.json"}, d.Used())
+	assert.Len(t, res.Traces, 2)
+	assert.True(t, res.Truncated, "the tenant's lower limit cut the search: the engine's capped notice fires")
+	require.Len(t, res.Warnings, 2)
+	assert.Contains(t, res.Warnings[0], "at most 2 traces per search")
+	assert.Contains(t, res.Warnings[1], "at most 50 matching spans per trace")
 }
 
 func TestSearchTracesRefusesBadInputBeforeAsking(t *testing.T) {
@@ -153,7 +183,7 @@ func TestTraceV2PartialCarriesTempoMessage(t *testing.T) {
 	tr, err := newStore(t, d.URL).Trace(context.Background(), contractTrace, contractStart, contractEnd)
 	require.NoError(t, err)
 	assert.True(t, tr.Partial)
-	assert.Contains(t, tr.Notice, "max_bytes_per_trace")
+	assert.Equal(t, "Tempo returned part of the trace: Trace exceeds maximum size of 5000000 bytes, a partial trace is returned", tr.Notice)
 	assert.Len(t, tr.Spans, 2)
 }
 
@@ -170,27 +200,79 @@ func TestTraceFallsBackToV1WhereV2IsMissing(t *testing.T) {
 }
 
 func TestTraceNotFound(t *testing.T) {
+	t.Run("Tempo 2.6+: v2 answers an empty trace", func(t *testing.T) {
+		d := contracttest.NewDouble(t, "tempo", "trace_v2_empty.json")
+		st := newStore(t, d.URL)
+		_, err := st.Trace(context.Background(), contractTrace, contractStart, contractEnd)
+		assert.ErrorIs(t, err, stores.ErrNotFound)
+		assert.Equal(t, []string{"trace_v2_empty.json"}, d.Used(), "v1 is not asked")
+		assert.False(t, st.noV2.Load(), "a missing trace says nothing about the route")
+	})
+	t.Run("before 2.6: no v2 route, v1 answers 404", func(t *testing.T) {
+		d := contracttest.NewDouble(t, "tempo", "trace_v2_route_missing.json", "trace_v1_not_found.json")
+		st := newStore(t, d.URL)
+		_, err := st.Trace(context.Background(), contractTrace, contractStart, contractEnd)
+		assert.ErrorIs(t, err, stores.ErrNotFound)
+		assert.True(t, st.noV2.Load(), "Tempo 2.6+ never answers 404 on v2: the route is missing")
+	})
+}
+
+func TestTraceTooLargeIsAClearError(t *testing.T) {
 	for name, contracts := range map[string][]string{
-		"404 from both":    {"trace_v2_not_found.json", "trace_v1_not_found.json"},
-		"v2 with no spans": {"trace_v2_empty.json"},
+		"v1 (before 2.6)":    {"trace_v2_route_missing.json", "trace_v1_too_large.json"},
+		"v2 422 (Tempo 2.6)": {"trace_v2_too_large_2_6.json"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := contracttest.NewDouble(t, "tempo", contracts...)
-			st := newStore(t, d.URL)
-			_, err := st.Trace(context.Background(), contractTrace, contractStart, contractEnd)
-			assert.ErrorIs(t, err, stores.ErrNotFound)
-			assert.False(t, st.noV2.Load(), "a missing trace says nothing about the route")
+			_, err := newStore(t, d.URL).Trace(context.Background(), contractTrace, contractStart, contractEnd)
+			require.Error(t, err)
+			assert.False(t, errors.Is(err, stores.ErrNotFound))
+			var se *storehttp.Error
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, http.StatusUnprocessableEntity, se.StatusCode)
+			assert.Equal(t, backend.ErrorSourceDownstream, se.ErrorSource())
+			assert.Contains(t, se.Msg, "trace 4bf92f3577b34da6a3ce929d0e0e4736 is larger than Tempo's max_bytes_per_trace and this Tempo returns no part of it")
+			assert.Contains(t, se.Msg, "trace exceeds max size (max bytes: 5000000)", "Tempo's own words are kept")
 		})
 	}
 }
 
-func TestTraceV1TooLargeIsAClearError(t *testing.T) {
-	d := contracttest.NewDouble(t, "tempo", "trace_v2_route_missing.json", "trace_v1_too_large.json")
-	_, err := newStore(t, d.URL).Trace(context.Background(), contractTrace, contractStart, contractEnd)
-	require.Error(t, err)
-	assert.False(t, errors.Is(err, stores.ErrNotFound))
-	assert.Contains(t, err.Error(), "422")
-	assert.Contains(t, err.Error(), "max_bytes_per_trace")
+// A device clock running ahead stamps a fresh trace after now: the range is
+// stretched so the trace is found by ID, which Tempo does at once.
+func TestTraceFindsAFutureStampedDeviceTrace(t *testing.T) {
+	d := contracttest.NewDouble(t, "tempo", "trace_v2_future_device.json")
+	st := newStore(t, d.URL)
+	now := fixtureT0.Add(-5 * time.Minute) // the trace's spans start 5 minutes ahead
+	st.now = func() time.Time { return now }
+	tr, err := st.Trace(context.Background(), contractTrace, now.Add(-30*time.Minute), now)
+	require.NoError(t, err)
+	assert.True(t, tr.Spans[0].Start.After(now), "the trace is stamped in the future")
+	assert.Len(t, tr.Spans, 4)
+}
+
+// Search does not find such a trace for more than a minute (Tempo), even
+// with the stretched range: the engine has to fetch it by ID.
+func TestSearchTracesStretchesAnEndNearNow(t *testing.T) {
+	d := contracttest.NewDouble(t, "tempo", "search_future_device.json")
+	st := newStore(t, d.URL)
+	now := fixtureT0.Add(-5 * time.Minute)
+	st.now = func() time.Time { return now }
+	q := sessionSearch(0)
+	q.Start, q.End = now.Add(-30*time.Minute), now
+	res, err := st.SearchTraces(context.Background(), q)
+	require.NoError(t, err, "the end sent is now + ClockSkewAllowance")
+	assert.Empty(t, res.Traces)
+}
+
+func TestSkewedEnd(t *testing.T) {
+	now := fixtureT0
+	st := &Store{now: func() time.Time { return now }}
+	assert.Equal(t, now.Add(ClockSkewAllowance), st.skewedEnd(now))
+	assert.Equal(t, now.Add(ClockSkewAllowance), st.skewedEnd(now.Add(-time.Minute)), "an end a minute ago is still near now")
+	old := now.Add(-time.Hour)
+	assert.Equal(t, old, st.skewedEnd(old), "a range in the past is left alone")
+	later := now.Add(time.Hour)
+	assert.Equal(t, later, st.skewedEnd(later), "an end already past the allowance is left alone")
 }
 
 func TestTraceRefusesAnInvalidID(t *testing.T) {
@@ -234,9 +316,10 @@ func sessionCountSearch(limit int) stores.TraceSearch {
 func TestSessionCountsPushedDownAsTraceQLMetrics(t *testing.T) {
 	d := contracttest.NewDouble(t, "tempo", "metrics_session_counts.json")
 	res, err := newStore(t, d.URL).SessionCounts(context.Background(), sessionCountSearch(2))
-	require.NoError(t, err)
+	require.NoError(t, err, "the request carries instant=true")
 	assert.False(t, res.Approximate)
 	assert.True(t, res.Truncated, "3 sessions for a limit of 2")
+	assert.Empty(t, res.Warnings)
 	assert.Equal(t, []SessionCount{{"0af7651916cd43dd8448eb211c80319c", 40}, {fixtureSession, 15}}, res.Sessions)
 	contracttest.CheckGolden(t, "session_counts_metrics.json", res)
 }
@@ -244,12 +327,63 @@ func TestSessionCountsPushedDownAsTraceQLMetrics(t *testing.T) {
 func TestSessionCountsFallBackToSearch(t *testing.T) {
 	d := contracttest.NewDouble(t, "tempo", "metrics_disabled.json", "search_session_counts_fallback.json")
 	res, err := newStore(t, d.URL).SessionCounts(context.Background(), sessionCountSearch(2))
-	require.NoError(t, err)
+	require.NoError(t, err, "Tempo's 500 without a metrics generator means metrics are unavailable")
 	assert.True(t, res.Approximate)
 	require.NotEmpty(t, res.Warnings)
-	assert.Contains(t, res.Warnings[0], "TraceQL metrics are not enabled")
+	assert.Contains(t, res.Warnings[0], "TraceQL metrics unavailable (/api/metrics/query_range answered 500: error finding generators in Querier.queryRangeRecent: empty ring)")
 	assert.Equal(t, []SessionCount{{fixtureSession, 2}, {"0af7651916cd43dd8448eb211c80319c", 1}}, res.Sessions)
 	contracttest.CheckGolden(t, "session_counts_fallback.json", res)
+}
+
+func TestSessionCountsPartialAnswerIsTruncated(t *testing.T) {
+	d := contracttest.NewDouble(t, "tempo", "metrics_session_counts_partial.json")
+	res, err := newStore(t, d.URL).SessionCounts(context.Background(), sessionCountSearch(0))
+	require.NoError(t, err)
+	assert.True(t, res.Truncated, "Tempo's series limit cut the answer; no limit of Stitch's did")
+	assert.False(t, res.Approximate)
+	assert.Equal(t, []string{"Tempo returned part of the session counts: Response exceeds maximum series limit of 2, a partial response is returned. Warning: the accuracy of each individual value is not guaranteed."}, res.Warnings)
+	assert.Len(t, res.Sessions, 2)
+}
+
+func TestSessionCountsSplitWithinTempo2MetricsLimit(t *testing.T) {
+	d := contracttest.NewDouble(t, "tempo", "metrics_range_too_long_2x.json", "metrics_window_3h_recent.json", "metrics_window_3h_older.json")
+	st := newStore(t, d.URL)
+	q := sessionCountSearch(0)
+	q.Start, q.End = fixtureT0.Add(-6*time.Hour), fixtureT0
+	res, err := st.SessionCounts(context.Background(), q)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"metrics_range_too_long_2x.json", "metrics_window_3h_older.json", "metrics_window_3h_recent.json"}, d.Used())
+	assert.False(t, res.Approximate, "still TraceQL metrics, in 3h windows")
+	assert.Equal(t, []SessionCount{{"0af7651916cd43dd8448eb211c80319c", 40}, {fixtureSession, 19}}, res.Sessions, "the windows' counts add up")
+	assert.Equal(t, 3*time.Hour, st.limits.metricsWindowLen())
+}
+
+func TestSessionCountsNeverCountASampleTwice(t *testing.T) {
+	// Answers in range mode carry the neighbouring window's interval too.
+	d := contracttest.NewDouble(t, "tempo", "metrics_range_mode_recent.json", "metrics_range_mode_older.json")
+	q := sessionCountSearch(0)
+	q.Start, q.End = time.Unix(1714348800, 0), time.Unix(1714521600, 0)
+	res, err := newStore(t, d.URL).SessionCounts(context.Background(), q)
+	require.NoError(t, err)
+	assert.Len(t, d.Used(), 2)
+	assert.Equal(t, []SessionCount{{fixtureSession, 12}}, res.Sessions, "5 + 7, not the 7 twice nor the interval before the range")
+}
+
+func TestSampleInWindow(t *testing.T) {
+	w := searchWindow{start: 100, end: 200}
+	for ts, want := range map[string]bool{
+		"100000": true, "199999": true, "150000": true,
+		"99999": false, "200000": false, "": false, "x": false,
+	} {
+		assert.Equal(t, want, sampleInWindow(ts, w), ts)
+	}
+}
+
+func TestMetricsUnavailable(t *testing.T) {
+	for code, want := range map[int]bool{400: true, 404: true, 500: true, 501: true, 502: true, 401: false, 403: false, 0: false} {
+		assert.Equal(t, want, metricsUnavailable(&storehttp.Error{Store: &settings.Store{}, StatusCode: code}), "%d", code)
+	}
+	assert.False(t, metricsUnavailable(errors.New("dial failed")))
 }
 
 func TestSplitWindows(t *testing.T) {

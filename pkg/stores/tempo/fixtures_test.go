@@ -114,8 +114,8 @@ func fixtureTrace() ptrace.Traces {
 	return td
 }
 
-// fixturePartialTrace is the part Tempo returns of a trace over its size
-// limit: the backend spans only.
+// fixturePartialTrace is the part Tempo (2.7+) returns of a trace over
+// max_bytes_per_trace: the backend spans only.
 func fixturePartialTrace() ptrace.Traces {
 	td := fixtureTrace()
 	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
@@ -162,7 +162,7 @@ func generatedFixtures(t *testing.T) map[string][]byte {
 		"otlp/trace_v1.pb":          full,
 		"otlp/trace_v2_complete.pb": encodeTraceByIDResponse(full, false, ""),
 		"otlp/trace_v2_partial.pb": encodeTraceByIDResponse(marshalTraces(t, fixturePartialTrace()), true,
-			"trace is larger than max_bytes_per_trace (5000000 bytes); partial trace returned"),
+			"Trace exceeds maximum size of 5000000 bytes, a partial trace is returned"),
 		"otlp/trace_v2_empty.pb": encodeTraceByIDResponse(nil, false, ""),
 	}
 }

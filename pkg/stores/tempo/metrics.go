@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -18,14 +19,18 @@ import (
 
 // TraceQL metrics (API docs, "TraceQL Metrics"): count_over_time() by the
 // session attribute, pushed down to Tempo, with a plain search as the
-// fallback where metrics are off or the range is refused.
+// fallback where metrics are unavailable.
 const (
 	metricsPath = "/api/metrics/query_range"
-	// maxMetricsWindow is the longest range one metrics query covers
-	// (recent Tempo versions allow 24h by default; 2.10 allowed 3h, and
-	// answers 400 above it: the fallback then applies).
-	maxMetricsWindow  = 24 * time.Hour
-	maxMetricsWindows = 7
+	// maxMetricsWindow is the longest range one metrics query covers by
+	// default: Tempo 3.x's metrics max_duration. Tempo 2.6–2.10 allow 3h and
+	// say so in a 400; the adapter then splits into windows of that length.
+	maxMetricsWindow = 24 * time.Hour
+	// maxMetricsCoverage is how far back session counts reach, and
+	// maxMetricsRequests bounds the queries it may take (with 3h windows
+	// that is 48h, and the rest is left out with a notice).
+	maxMetricsCoverage = 7 * 24 * time.Hour
+	maxMetricsRequests = 16
 )
 
 // SessionCount is the number of spans of one session.
@@ -41,14 +46,17 @@ type SessionCounts struct {
 	// Approximate is set when the counts come from the fallback search,
 	// which sees at most spss spans per trace and limit traces.
 	Approximate bool
-	// Truncated is set when more sessions than the limit were found, or the
-	// fallback search hit its limit.
+	// Truncated is set when the counts are known to be incomplete: more
+	// sessions than the limit were found, the fallback search hit its
+	// limit, or Tempo cut the metrics answer at its series limit (PARTIAL).
+	// Callers showing the counts should say so.
 	Truncated bool
 	Warnings  []string
 }
 
 // metricsResponse is the JSON of /api/metrics/query_range: series with
-// OTLP-style labels and samples.
+// OTLP-style labels and samples, and (Tempo 2.7+) a status that is PARTIAL
+// with a message when Tempo's series limit cut the answer.
 type metricsResponse struct {
 	Series []struct {
 		Labels     []jsonKeyVal `json:"labels"`
@@ -58,6 +66,8 @@ type metricsResponse struct {
 			Value       float64 `json:"value"`
 		} `json:"samples"`
 	} `json:"series"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
 }
 
 // SessionCounts counts the spans of each session among the spans carrying
@@ -70,50 +80,94 @@ func (s *Store) SessionCounts(ctx context.Context, q stores.TraceSearch) (Sessio
 		return res, backend.DownstreamError(fmt.Errorf("tempo session counts: %w", err))
 	}
 	start, end := s.searchRange(q.Start, q.End)
-	counts, warnings, err := s.metricsCounts(ctx, traceQL, start, end)
+	mc, err := s.metricsCounts(ctx, traceQL, start, end)
 	if err != nil {
 		if !metricsUnavailable(err) {
 			return res, err
 		}
 		return s.sessionCountsBySearch(ctx, q, start, end, err)
 	}
-	res.Warnings = warnings
-	res.Sessions, res.Truncated = topSessions(counts, q.Limit)
+	res.Warnings = mc.warnings
+	var cut bool
+	res.Sessions, cut = topSessions(mc.counts, q.Limit)
+	res.Truncated = cut || mc.partial
 	return res, nil
 }
 
 // metricsUnavailable says whether a metrics query failed because this Tempo
-// cannot answer it (metrics off, range too long, an older Tempo without the
-// route): a 4xx, or 501.
+// cannot answer it, so the search fallback applies: a 4xx (metrics off, an
+// older Tempo without the route) or a 5xx (the usual case: without a metrics
+// generator Tempo answers 500 "error finding generators in
+// Querier.queryRangeRecent: empty ring"). Auth failures are not: the search
+// would fail the same way.
 func metricsUnavailable(err error) bool {
 	var se *storehttp.Error
-	if !errors.As(err, &se) {
+	if !errors.As(err, &se) || se.StatusCode == 0 {
 		return false
 	}
-	return (se.StatusCode >= 400 && se.StatusCode < 500 && se.StatusCode != 401 && se.StatusCode != 403) || se.StatusCode == 501
+	switch {
+	case se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden:
+		return false
+	case se.StatusCode >= 400:
+		return true
+	}
+	return false
 }
 
-func (s *Store) metricsCounts(ctx context.Context, traceQL string, start, end time.Time) (map[string]int64, []string, error) {
-	windows, clamped := splitWindows(start, end, maxMetricsWindow, maxMetricsWindows)
-	var warnings []string
+// metricsCount is what the metrics queries of SessionCounts found.
+type metricsCount struct {
+	counts   map[string]int64
+	partial  bool
+	warnings []string
+}
+
+func (s *Store) metricsCounts(ctx context.Context, traceQL string, start, end time.Time) (metricsCount, error) {
+	for attempt := 0; ; attempt++ {
+		mc, err := s.metricsWindows(ctx, traceQL, start, end)
+		if err == nil || attempt > 0 {
+			return mc, err
+		}
+		// A 2.x Tempo's 3h metrics max_duration: split within it and retry.
+		r, ok := readRefusal(err)
+		if !ok || r.kind != limitMetricsDuration || !lower(&s.limits.metricsWindow, int64(r.d)) {
+			return mc, err
+		}
+	}
+}
+
+func (s *Store) metricsWindows(ctx context.Context, traceQL string, start, end time.Time) (metricsCount, error) {
+	mc := metricsCount{counts: map[string]int64{}}
+	windowLen := s.limits.metricsWindowLen()
+	requests := min(maxMetricsRequests, int((maxMetricsCoverage+windowLen-1)/windowLen))
+	windows, clamped := splitWindows(start, end, windowLen, requests)
 	if clamped {
 		oldest := time.Unix(windows[len(windows)-1].start, 0).UTC()
-		warnings = append(warnings, fmt.Sprintf("session counts cover %d×%s back to %s, not the older part of the range",
-			maxMetricsWindows, maxMetricsWindow, oldest.Format(time.RFC3339)))
+		mc.warnings = append(mc.warnings, fmt.Sprintf("session counts cover %d×%s back to %s, not the older part of the range",
+			requests, windowLen, oldest.Format(time.RFC3339)))
 	}
-	counts := map[string]int64{}
 	sessionKey := sessionRef()
 	for _, w := range windows {
 		params := url.Values{
 			"q":     {traceQL},
 			"start": {strconv.FormatInt(w.start, 10)},
 			"end":   {strconv.FormatInt(w.end, 10)},
-			// One step over the whole window: one sample per series.
-			"step": {strconv.FormatInt(w.end-w.start, 10) + "s"},
+			// One sample per series for the whole window. instant=true is
+			// Tempo's supported way to ask for it; older Tempo ignores the
+			// flag and reads step == end−start as instant.
+			"step":    {strconv.FormatInt(w.end-w.start, 10) + "s"},
+			"instant": {"true"},
 		}
 		var mr metricsResponse
-		if err := s.getJSON(ctx, metricsPath, params, &mr, "series", "metrics"); err != nil {
-			return nil, nil, err
+		if err := s.getJSON(ctx, metricsPath, params, &mr, "series", "metrics", "status"); err != nil {
+			return mc, err
+		}
+		if mr.Status == "PARTIAL" {
+			mc.partial = true
+			msg := "Tempo returned part of the session counts"
+			if mr.Message != "" {
+				msg += ": " + mr.Message
+			}
+			mc.warnings = appendOnce(mc.warnings, msg)
 		}
 		for _, series := range mr.Series {
 			sid := ""
@@ -126,11 +180,35 @@ func (s *Store) metricsCounts(ctx context.Context, traceQL string, start, end ti
 				continue
 			}
 			for _, smp := range series.Samples {
-				counts[sid] += int64(smp.Value + 0.5)
+				if sampleInWindow(smp.TimestampMs, w) {
+					mc.counts[sid] += int64(smp.Value + 0.5)
+				}
 			}
 		}
 	}
-	return counts, warnings, nil
+	return mc, nil
+}
+
+// sampleInWindow says whether a sample belongs to window w: its timestamp
+// (the start of the interval it counts) is in [w.start, w.end). A Tempo that
+// evaluates the query as a range query aligns it to the step and adds a
+// leading interval, so samples of neighbouring windows come back too;
+// counting only each window's own never counts a span twice.
+func sampleInWindow(timestampMs string, w searchWindow) bool {
+	ms, err := strconv.ParseInt(timestampMs, 10, 64)
+	if err != nil {
+		return false
+	}
+	return ms >= w.start*1000 && ms < w.end*1000
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
 }
 
 // sessionCountsBySearch counts the sessions' spans from a search, where
@@ -163,7 +241,7 @@ func (s *Store) sessionCountsBySearch(ctx context.Context, q stores.TraceSearch,
 		why = fmt.Sprintf("%s answered %d: %s", se.Path, se.StatusCode, se.Msg)
 	}
 	res.Warnings = append([]string{fmt.Sprintf("TraceQL metrics unavailable (%s); counts come from a search of at most %d traces and %d spans per trace",
-		why, limit, spansPerSpanSet)}, warnings...)
+		why, limit, s.limits.spansPerSpanSet())}, warnings...)
 	res.Sessions, res.Truncated = topSessions(counts, q.Limit)
 	res.Truncated = res.Truncated || truncated
 	return res, nil

@@ -124,6 +124,8 @@ func ceilUnix(t time.Time) int64 {
 
 // searchRange fills in a search's range when the caller left it open: Tempo
 // without start/end searches only recent data, so Stitch always sends both.
+// An end near now is stretched by ClockSkewAllowance, so spans stamped by a
+// device clock running ahead are inside the range.
 func (s *Store) searchRange(start, end time.Time) (time.Time, time.Time) {
 	if end.IsZero() {
 		end = s.now()
@@ -131,7 +133,7 @@ func (s *Store) searchRange(start, end time.Time) (time.Time, time.Time) {
 	if start.IsZero() || !start.Before(end) {
 		start = end.Add(-time.Hour)
 	}
-	return start, end
+	return start, s.skewedEnd(end)
 }
 
 // SearchTraces runs a TraceQL search for spans carrying every attribute.
@@ -166,17 +168,66 @@ func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.
 }
 
 // search runs one TraceQL query over [start, end], split into Tempo's
-// longest window, newest window first, until limit traces are found.
+// longest window, newest window first, until limit traces are found. A
+// refusal naming a lower tenant limit (traces per search, spans per span
+// set, range) is remembered and the search asked again within it; each
+// retry must learn a new, lower limit, so there are at most three.
 func (s *Store) search(ctx context.Context, traceQL string, start, end time.Time, limit int) (traces []telemetry.Trace, truncated bool, warnings []string, err error) {
-	windows, clamped := splitWindows(start, end, maxSearchWindow, maxSearchWindows)
+	var learned []string
+	for attempt := 0; ; attempt++ {
+		traces, truncated, warnings, err = s.searchWindows(ctx, traceQL, start, end, limit)
+		if err == nil || attempt == 3 {
+			break
+		}
+		note, ok := s.learnSearchLimit(err)
+		if !ok {
+			break
+		}
+		if note != "" {
+			learned = append(learned, note)
+		}
+	}
+	if err != nil {
+		return nil, false, nil, err
+	}
+	return traces, truncated, append(learned, warnings...), nil
+}
+
+// learnSearchLimit reads a search refusal's limit and lowers the adapter's
+// to it; the note tells the user what the tenant's limit cost.
+func (s *Store) learnSearchLimit(err error) (string, bool) {
+	r, ok := readRefusal(err)
+	if !ok {
+		return "", false
+	}
+	switch r.kind {
+	case limitSearchTraces:
+		if lower(&s.limits.searchTraces, r.n) {
+			return fmt.Sprintf("Tempo returns at most %d traces per search for this tenant (its search max limit)", r.n), true
+		}
+	case limitSpansPerSpanSet:
+		if lower(&s.limits.spansPerSet, r.n) {
+			return fmt.Sprintf("Tempo returns at most %d matching spans per trace for this tenant (max_spans_per_span_set)", r.n), true
+		}
+	case limitSearchDuration:
+		if lower(&s.limits.searchWindow, int64(r.d)) {
+			return "", true // the split is complete; a clamp says so itself
+		}
+	}
+	return "", false
+}
+
+func (s *Store) searchWindows(ctx context.Context, traceQL string, start, end time.Time, limit int) (traces []telemetry.Trace, truncated bool, warnings []string, err error) {
+	windowLen := s.limits.searchWindowLen()
+	windows, clamped := splitWindows(start, end, windowLen, maxSearchWindows)
 	if clamped {
 		oldest := time.Unix(windows[len(windows)-1].start, 0).UTC()
 		warnings = append(warnings, fmt.Sprintf("Tempo searches at most %s at a time; searched %d×%s back to %s, not the older part of the range",
-			maxSearchWindow, maxSearchWindows, maxSearchWindow, oldest.Format(time.RFC3339)))
+			windowLen, maxSearchWindows, windowLen, oldest.Format(time.RFC3339)))
 	}
 	byID := map[string]int{}
 	for _, w := range windows {
-		ask := limit - len(traces)
+		ask := min(limit-len(traces), s.limits.maxSearchTraces())
 		if ask <= 0 {
 			truncated = true
 			break
@@ -186,7 +237,7 @@ func (s *Store) search(ctx context.Context, traceQL string, start, end time.Time
 			"start": {strconv.FormatInt(w.start, 10)},
 			"end":   {strconv.FormatInt(w.end, 10)},
 			"limit": {strconv.Itoa(ask)},
-			"spss":  {strconv.Itoa(spansPerSpanSet)},
+			"spss":  {strconv.Itoa(s.limits.spansPerSpanSet())},
 		}
 		var sr searchResponse
 		if err := s.getJSON(ctx, searchPath, params, &sr, "traces", "metrics"); err != nil {

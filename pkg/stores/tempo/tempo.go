@@ -25,6 +25,8 @@ type Store struct {
 	now    func() time.Time
 	// noV2 is set once this Tempo showed it has no /api/v2/traces route.
 	noV2 atomic.Bool
+	// limits are the tenant limits this Tempo showed in its refusals.
+	limits tenantLimits
 }
 
 var _ stores.TraceStore = (*Store)(nil)

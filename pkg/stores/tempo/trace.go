@@ -89,8 +89,14 @@ func decodeTraceByIDResponse(b []byte) (traceByIDResponse, error) {
 	return r, nil
 }
 
-// Trace fetches one trace by ID: v2 first (it reports partial traces), v1
-// when v2 is missing (Tempo before 2.5 answers 404 for the route).
+// Trace fetches one trace by ID: v2 first (Tempo 2.6+; from 2.7 it marks
+// partial traces), v1 where the v2 route is missing (Tempo before 2.6
+// answers 404 for it). Tempo 2.6+ answers an unknown ID on v2 with 200 and an
+// empty trace, never 404, so a v2 404 means the route is missing.
+//
+// A range ending near now is stretched by ClockSkewAllowance: device clocks
+// run minutes ahead, and a trace stamped after the range's end would not be
+// found by ID either.
 func (s *Store) Trace(ctx context.Context, traceID string, start, end time.Time) (*telemetry.Trace, error) {
 	id, err := normalizeHexID(traceID, 32)
 	if err != nil {
@@ -98,6 +104,7 @@ func (s *Store) Trace(ctx context.Context, traceID string, start, end time.Time)
 	}
 	params := url.Values{}
 	if !start.IsZero() && !end.IsZero() {
+		end = s.skewedEnd(end)
 		params.Set("start", strconv.FormatInt(start.Unix(), 10))
 		params.Set("end", strconv.FormatInt(ceilUnix(end), 10))
 	}
@@ -106,18 +113,18 @@ func (s *Store) Trace(ctx context.Context, traceID string, start, end time.Time)
 		if !isStatus(err, http.StatusNotFound) {
 			return t, err
 		}
-	}
-	t, err := s.traceV1(ctx, id, params)
-	if err == nil && !s.noV2.Load() {
-		// v2 said 404 for a trace v1 has: this Tempo has no v2 route.
 		s.noV2.Store(true)
 	}
-	return t, err
+	return s.traceV1(ctx, id, params)
 }
 
 func (s *Store) traceV2(ctx context.Context, id string, params url.Values) (*telemetry.Trace, error) {
 	path := v2TracePath + id
 	body, err := s.client.Get(ctx, path, params, acceptProtobuf)
+	if isStatus(err, http.StatusUnprocessableEntity) {
+		// Tempo 2.6's v2 still refused traces over the size limit.
+		return nil, traceTooLarge(err, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +137,8 @@ func (s *Store) traceV2(ctx context.Context, id string, params url.Values) (*tel
 		return nil, err
 	}
 	if w.partial {
+		// Over max_bytes_per_trace (and, in 3.x, when Tempo pruned or
+		// filtered the trace): Tempo's message says which.
 		t.Partial = true
 		t.Notice = "Tempo returned part of the trace"
 		if w.message != "" {
@@ -146,14 +155,37 @@ func (s *Store) traceV1(ctx context.Context, id string, params url.Values) (*tel
 	case isStatus(err, http.StatusNotFound):
 		return nil, stores.ErrNotFound
 	case isStatus(err, http.StatusUnprocessableEntity):
-		var se *storehttp.Error
-		errors.As(err, &se)
-		se.Msg = "trace " + id + " is larger than Tempo's max_bytes_per_trace, and this Tempo has no /api/v2/traces to return part of it (" + se.Msg + ")"
-		return nil, se
+		return nil, traceTooLarge(err, id)
 	case err != nil:
 		return nil, err
 	}
 	return s.decodeTrace(path, id, body, body)
+}
+
+// traceTooLarge words Tempo's 422 for a trace over max_bytes_per_trace (v1,
+// and v2 in Tempo 2.6): this Tempo returns no part of it.
+func traceTooLarge(err error, id string) error {
+	var se *storehttp.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	se.Msg = "trace " + id + " is larger than Tempo's max_bytes_per_trace and this Tempo returns no part of it " +
+		"(raise max_bytes_per_trace, or use Tempo 2.7 or later, which returns part of the trace): " + se.Msg
+	return se
+}
+
+// ClockSkewAllowance is how far past now a range ending near now is
+// stretched: device clocks run minutes ahead, so a fresh device span is
+// stamped in the future, and a range ending at now would leave it out.
+const ClockSkewAllowance = 15 * time.Minute
+
+// skewedEnd stretches an end near now to now + ClockSkewAllowance.
+func (s *Store) skewedEnd(end time.Time) time.Time {
+	now := s.now()
+	if end.After(now.Add(-ClockSkewAllowance)) && end.Before(now.Add(ClockSkewAllowance)) {
+		return now.Add(ClockSkewAllowance)
+	}
+	return end
 }
 
 // decodeTrace decodes a TracesData-shaped trace; no spans is not found.
