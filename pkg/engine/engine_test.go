@@ -85,3 +85,63 @@ func TestSessionTimelineRefusesABadSessionID(t *testing.T) {
 	_, err := e.SessionTimeline(context.Background(), `x") OR *`, t0, t0)
 	require.Error(t, err)
 }
+
+// laggingSearchStore's search has not caught up with some traces (Tempo
+// makes future-stamped device spans searchable only later); trace by ID
+// finds them at once.
+type laggingSearchStore struct {
+	searchable, byID map[string]telemetry.Trace
+}
+
+func (s *laggingSearchStore) CheckHealth(context.Context) (string, error) { return "", nil }
+func (s *laggingSearchStore) SearchTraces(context.Context, stores.TraceSearch) (stores.TraceSearchResult, error) {
+	var out []telemetry.Trace
+	for _, t := range s.searchable {
+		out = append(out, t)
+	}
+	return stores.TraceSearchResult{Traces: out, Complete: true}, nil
+}
+func (s *laggingSearchStore) Trace(_ context.Context, id string, _, _ time.Time) (*telemetry.Trace, error) {
+	t, ok := s.byID[id]
+	if !ok {
+		return nil, stores.ErrNotFound
+	}
+	return &t, nil
+}
+
+type sessionLogs []telemetry.LogRecord
+
+func (l sessionLogs) CheckHealth(context.Context) (string, error) { return "", nil }
+func (l sessionLogs) SearchLogs(_ context.Context, q stores.LogSearch) (stores.LogSearchResult, error) {
+	if q.SessionID != "" {
+		return stores.LogSearchResult{Records: l}, nil
+	}
+	return stores.LogSearchResult{}, nil
+}
+
+func TestTimelineLooksUpTracesItsLogsNameButTheSearchMissed(t *testing.T) {
+	searched, fresh, unknown := "0000000000000000000000000000000d", "0000000000000000000000000000000e", "0000000000000000000000000000000f"
+	store := &laggingSearchStore{
+		searchable: map[string]telemetry.Trace{searched: fullTrace(searched)},
+		byID:       map[string]telemetry.Trace{searched: fullTrace(searched), fresh: fullTrace(fresh)},
+	}
+	logs := sessionLogs{
+		{Time: t0, TraceID: fresh, SpanID: "00000000000000a1", Body: "request sent", Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: sid}}},
+		{Time: t0, TraceID: unknown, SpanID: "00000000000000a1", Body: "sampled out", Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: sid}}},
+	}
+	e := &Engine{Traces: store, Logs: logs, Limits: DefaultLimits}
+	res, err := e.SessionTimeline(context.Background(), sid, t0.Add(-time.Hour), t0.Add(time.Hour))
+	require.NoError(t, err)
+	assert.Empty(t, res.Notices, "a trace the store does not know is no fault")
+	var traceIDs []string
+	for _, r := range res.Timeline.Requests {
+		traceIDs = append(traceIDs, r.Client.TraceID)
+	}
+	assert.ElementsMatch(t, []string{searched, fresh}, traceIDs, "the trace named by a log joins the timeline")
+
+	e.Limits.TracesPerSession = 1
+	res, err = e.SessionTimeline(context.Background(), sid, t0.Add(-time.Hour), t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, res.Notices, 1, "the cap says what it left out")
+	assert.Contains(t, res.Notices[0].Text, "2 more traces named by the session's logs were not read")
+}

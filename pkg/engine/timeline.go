@@ -109,6 +109,18 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 		return nil, err
 	}
 
+	// Traces the session's log records name but the search did not return:
+	// a trace store's search can lag its trace-by-ID lookup (Tempo makes
+	// spans stamped minutes ahead by a device clock searchable only later)
+	// or cut its result; looking them up by ID fills the gap.
+	if e.Traces != nil {
+		found, err := e.tracesNamedByLogs(ctx, traces, logs, from, to, &ns)
+		if err != nil {
+			return nil, err
+		}
+		traces = append(traces, found...)
+	}
+
 	// Backend log records that lack session.id still belong to the session
 	// through their trace ID.
 	if e.Logs != nil && len(traces) > 0 {
@@ -193,6 +205,63 @@ func (e *Engine) complete(ctx context.Context, sr stores.TraceSearchResult, from
 		})
 	}
 	return out, g.Wait()
+}
+
+// tracesNamedByLogs fetches by ID the traces that log records name and the
+// search did not return, as many as the session's trace limit leaves room
+// for. An ID the store does not know is no fault: a log may name a trace
+// that was sampled out.
+func (e *Engine) tracesNamedByLogs(ctx context.Context, have []telemetry.Trace, logs []telemetry.LogRecord, from, to time.Time, ns *notices) ([]telemetry.Trace, error) {
+	known := make(map[string]bool, len(have))
+	for _, t := range have {
+		known[t.TraceID] = true
+	}
+	var ids []string
+	for _, l := range logs {
+		if schema.ValidTraceID(l.TraceID) != nil || known[l.TraceID] {
+			continue
+		}
+		known[l.TraceID] = true
+		ids = append(ids, l.TraceID)
+	}
+	room := e.Limits.TracesPerSession - len(have)
+	if len(ids) > room {
+		ns.query("%d more traces named by the session's logs were not read (traces capped at %d for this session)", len(ids)-max(room, 0), e.Limits.TracesPerSession)
+		ids = ids[:max(room, 0)]
+	}
+	out := make([]*telemetry.Trace, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.Limits.FetchConcurrency)
+	for i, id := range ids {
+		safego.Go(g, func() error {
+			t, err := e.Traces.Trace(gctx, id, from, to)
+			switch {
+			case errors.Is(err, stores.ErrNotFound):
+				return nil
+			case err != nil:
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				ns.store(roleTraces, "trace %s, named by the session's logs: %v", id, err)
+				return nil
+			}
+			if t.Partial {
+				ns.store(roleTraces, "trace %s is partial: %s", id, t.Notice)
+			}
+			out[i] = t
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var found []telemetry.Trace
+	for _, t := range out {
+		if t != nil && len(t.Spans) > 0 {
+			found = append(found, *t)
+		}
+	}
+	return found, nil
 }
 
 // traceWarnings records a trace store's partial failures.
