@@ -154,6 +154,11 @@ func isTimeout(err error) bool {
 
 // Error is a failed store call. Its message names the store's role, kind and
 // host, never its credentials.
+//
+// The SDK classifies errors by comparing them with its status.ErrorWithSource
+// (backend.IsDownstreamError, backend.ErrorResponseWithErrorSource): Is and
+// As answer those comparisons with Source, so an *Error, however deeply
+// wrapped, is seen as what it is, and errors.As(err, **Error) still finds it.
 type Error struct {
 	Store      *settings.Store
 	Path       string
@@ -163,18 +168,40 @@ type Error struct {
 	cause      error
 }
 
+var _ interface {
+	Is(error) bool
+	As(any) bool
+} = (*Error)(nil)
+
 func (e *Error) Error() string {
 	prefix := fmt.Sprintf("%s store (%s at %s)", e.Store.Role, e.Store.Kind, e.Store.Host())
 	if e.StatusCode != 0 {
-		return fmt.Sprintf("%s: %s answered %d: %s", prefix, e.Path, e.StatusCode, e.Msg)
+		return e.Store.Redact(fmt.Sprintf("%s: %s answered %d: %s", prefix, e.Path, e.StatusCode, e.Msg))
 	}
-	return fmt.Sprintf("%s: %s: %s", prefix, e.Path, e.Msg)
+	return e.Store.Redact(fmt.Sprintf("%s: %s: %s", prefix, e.Path, e.Msg))
 }
 
 func (e *Error) Unwrap() error { return e.cause }
 
-// ErrorSource lets the SDK classify the error (plugin vs downstream).
+// ErrorSource says whose fault the error is (plugin vs downstream).
 func (e *Error) ErrorSource() backend.ErrorSource { return e.Source }
+
+// Is reports whether target is the SDK's error-with-source marker of this
+// error's source: backend.IsDownstreamError and backend.IsPluginError ask so.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(backend.ErrorWithSource)
+	return ok && t.ErrorSource() == e.Source
+}
+
+// As fills the SDK's error-with-source type, for
+// backend.ErrorResponseWithErrorSource.
+func (e *Error) As(target any) bool {
+	t, ok := target.(*backend.ErrorWithSource)
+	if ok {
+		*t = backend.NewErrorWithSource(e, e.Source)
+	}
+	return ok
+}
 
 func statusMessage(resp *http.Response, body []byte) string {
 	switch resp.StatusCode {
