@@ -126,7 +126,7 @@ func (c *Client) NotTheAPI(path string, body []byte, cause error) error {
 }
 
 func (c *Client) transportError(req *http.Request, err error) error {
-	msg := err.Error()
+	msg, timedOut := err.Error(), false
 	// url.Error repeats the method and full URL; keep only the cause.
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -136,6 +136,7 @@ func (c *Client) transportError(req *http.Request, err error) error {
 	case errors.Is(err, context.Canceled):
 		msg = "request cancelled"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		timedOut = true
 		msg = fmt.Sprintf("no answer within %s (the store's timeout setting)", c.store.Timeout)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		msg = "connection refused: is the store running and the URL's port right?"
@@ -144,7 +145,7 @@ func (c *Client) transportError(req *http.Request, err error) error {
 	if errors.As(err, &dnsErr) {
 		msg = fmt.Sprintf("host %q not found", dnsErr.Name)
 	}
-	return &Error{Store: c.store, Path: req.URL.Path, Msg: msg, Source: backend.ErrorSourceDownstream, cause: err}
+	return &Error{Store: c.store, Path: req.URL.Path, Msg: msg, Source: backend.ErrorSourceDownstream, TimedOut: timedOut, cause: err}
 }
 
 func isTimeout(err error) bool {
@@ -165,7 +166,11 @@ type Error struct {
 	StatusCode int
 	Msg        string
 	Source     backend.ErrorSource
-	cause      error
+	// TimedOut is set when the store gave no answer within its timeout
+	// setting or the request's deadline. (The SDK's client wraps the cause
+	// so that net.Error's Timeout no longer reports it.)
+	TimedOut bool
+	cause    error
 }
 
 var _ interface {

@@ -121,6 +121,9 @@ func TestSlowStoreTimesOut(t *testing.T) {
 	_, err := client(t, url, nil, nil).Get(context.Background(), "/x", nil, "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no answer within 1s")
+	var se *Error
+	require.ErrorAs(t, err, &se)
+	assert.True(t, se.TimedOut)
 	assert.Less(t, time.Since(start), 10*time.Second, "the store's timeout setting bounds the call")
 }
 
