@@ -55,13 +55,13 @@ func TestAll() error {
 	steps := []step{
 		{"go vet", func() error { return sh.RunV("go", "vet", "./...") }},
 		{"go vet (integration)", func() error { return sh.RunV("go", "vet", "-tags", "integration", "./test/...") }},
-		{"go unit tests", func() error { return sh.RunV("go", "test", "-count=1", "./...") }},
+		{"go unit tests (race detector)", func() error { return sh.RunV("go", "test", "-race", "-count=1", "./...") }},
 		{"frontend install", npmInstall},
 		{"frontend typecheck", func() error { return sh.RunV("npm", "run", "typecheck") }},
 		{"frontend lint", func() error { return sh.RunV("npm", "run", "lint") }},
 		{"frontend tests", func() error { return sh.RunV("npm", "run", "test:ci") }},
-		{"integration tests (real stack, plugin over gRPC)", func() error {
-			return sh.RunV("go", "test", "-count=1", "-tags", "integration", "-timeout", "60m", "-v", "./test/integration/...")
+		{"integration tests (real stack, plugin over gRPC, race detector)", func() error {
+			return sh.RunV("go", "test", "-race", "-count=1", "-tags", "integration", "-timeout", "60m", "-v", "./test/integration/...")
 		}},
 	}
 	var report []string

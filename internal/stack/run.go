@@ -43,8 +43,11 @@ var DefaultPorts = Ports{
 
 // Process is one running store, recorded so it can be stopped by PID.
 type Process struct {
-	Name    string   `json:"name"`
-	PID     int      `json:"pid"`
+	Name string `json:"name"`
+	PID  int    `json:"pid"`
+	// Started is the process's start time as ps reports it: with the
+	// binary, what tells our process from a later one given the same PID.
+	Started string   `json:"started,omitempty"`
 	Binary  string   `json:"binary"`
 	Args    []string `json:"args"`
 	Log     string   `json:"log"`
@@ -286,7 +289,11 @@ func (s *Stack) launch(sp spec) (Process, error) {
 		return Process{}, fmt.Errorf("starting %s: %w", sp.name, err)
 	}
 	go cmd.Wait() // reap it if it exits while we are alive
-	return Process{Name: sp.name, PID: cmd.Process.Pid, Binary: bin, Args: sp.args, Log: logPath, DataDir: sp.dataDir}, nil
+	p := Process{Name: sp.name, PID: cmd.Process.Pid, Binary: bin, Args: sp.args, Log: logPath, DataDir: sp.dataDir}
+	if info, ok := inspectProcess(p.PID); ok {
+		p.Started = info.started
+	}
+	return p, nil
 }
 
 func checkPortFree(port int) error {
@@ -372,32 +379,6 @@ func Load(dir string) (*Stack, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
 	}
 	return &s, nil
-}
-
-// processAlive checks that the recorded PID is still the process we started:
-// same binary, so a reused PID is never mistaken for (or killed as) ours.
-func processAlive(p Process) bool {
-	if p.PID <= 0 {
-		return false
-	}
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.PID))
-	if err != nil {
-		return false
-	}
-	if strings.HasSuffix(exe, " (deleted)") {
-		exe = strings.TrimSuffix(exe, " (deleted)")
-	}
-	if exe != p.Binary {
-		return false
-	}
-	// A zombie has exited; it only waits to be reaped.
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
-	if err == nil {
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Stack) alive() []int {

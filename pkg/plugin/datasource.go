@@ -43,11 +43,10 @@ type Datasource struct {
 
 	// health holds every configured store's checker, by role.
 	health map[settings.Role]stores.HealthChecker
-	// The query side of each role; nil when the role is not configured or
-	// its store kind cannot answer session queries yet.
-	traces  stores.TraceStore
-	logs    stores.LogStore
-	metrics stores.MetricStore
+	// The query side of the trace and log roles; nil when the role is not
+	// configured. (The metric store is only health-checked so far.)
+	traces stores.TraceStore
+	logs   stores.LogStore
 
 	resources backend.CallResourceHandler
 }
@@ -81,8 +80,7 @@ func NewDatasource(_ context.Context, cfg backend.DataSourceInstanceSettings) (i
 			l := loki.New(c)
 			ds.logs, ds.health[st.Role] = l, l
 		case settings.KindPrometheus:
-			p := prometheus.New(c)
-			ds.metrics, ds.health[st.Role] = p, p
+			ds.health[st.Role] = prometheus.New(c)
 		default:
 			ds.Dispose()
 			return nil, fmt.Errorf("store kind %q has no adapter", st.Kind)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -11,59 +12,75 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
+	"github.com/grafana/grafana-plugin-sdk-go/experimental/concurrent"
+	"github.com/grafana/grafana-plugin-sdk-go/experimental/status"
 
 	"github.com/stitch-observability/stitch/pkg/correlation"
 	"github.com/stitch-observability/stitch/pkg/engine"
 	"github.com/stitch-observability/stitch/pkg/frames"
 	"github.com/stitch-observability/stitch/pkg/query"
 	"github.com/stitch-observability/stitch/pkg/safego"
+	"github.com/stitch-observability/stitch/pkg/settings"
+	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
 )
 
-// QueryData answers each query on its own: one failing query never fails the
-// others in the request.
+// queryConcurrency bounds how many queries of one request run at once. Each
+// query bounds its own store calls too (engine.Limits.FetchConcurrency), so
+// this keeps one dashboard from flooding a store.
+const queryConcurrency = 4
+
+// queryHandler answers one query of its type.
+type queryHandler func(d *Datasource, ctx context.Context, q backend.DataQuery) backend.DataResponse
+
+// queryHandlers maps each query type (query.Types) to its handler.
+var queryHandlers = map[string]queryHandler{
+	query.TypeSessions:          (*Datasource).sessions,
+	query.TypeSessionTimeline:   (*Datasource).sessionTimeline,
+	query.TypeTraceToSession:    (*Datasource).traceToSession,
+	query.TypeLatencyBreakdown:  (*Datasource).latencyBreakdown,
+	query.TypeErrorCascades:     (*Datasource).errorCascades,
+	query.TypePropagationHealth: (*Datasource).propagationHealth,
+	query.TypeSessionMetrics:    (*Datasource).sessionMetrics,
+}
+
+// QueryData answers the request's queries concurrently, each on its own: one
+// failing or panicking query never fails the others in the request.
 func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
-	resp := backend.NewQueryDataResponse()
 	if d.settingsErr != nil {
+		resp := backend.NewQueryDataResponse()
 		for _, q := range req.Queries {
 			resp.Responses[q.RefID] = backend.ErrorResponseWithErrorSource(d.settingsErr)
 		}
 		return resp, nil
 	}
-	for _, q := range req.Queries {
-		resp.Responses[q.RefID] = d.query(ctx, q)
-	}
-	return resp, nil
+	return concurrent.QueryData(ctx, req, func(ctx context.Context, q concurrent.Query) backend.DataResponse {
+		return d.query(ctx, q.DataQuery)
+	}, queryConcurrency)
 }
 
 func (d *Datasource) query(ctx context.Context, q backend.DataQuery) (res backend.DataResponse) {
 	defer func() {
 		if r := recover(); r != nil {
 			log.DefaultLogger.FromContext(ctx).Error("query panicked", "refId", q.RefID, "panic", d.settings.Redact(fmt.Sprint(r)), "stack", string(debug.Stack()))
-			res = backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "internal error while running this query")
+			res = internalError()
 		}
 	}()
 	qt, err := query.ParseHeader(q.JSON, q.QueryType)
 	if err != nil {
 		return badRequest(err)
 	}
-	switch qt {
-	case query.TypeSessions:
-		return d.sessions(ctx, q)
-	case query.TypeSessionTimeline:
-		return d.sessionTimeline(ctx, q)
-	case query.TypeTraceToSession:
-		return d.traceToSession(ctx, q)
-	case query.TypeLatencyBreakdown:
-		return d.latencyBreakdown(ctx, q)
-	case query.TypeErrorCascades:
-		return d.errorCascades(ctx, q)
-	case query.TypePropagationHealth:
-		return d.propagationHealth(ctx, q)
-	case query.TypeSessionMetrics:
-		return d.sessionMetrics(ctx, q)
+	handle, ok := queryHandlers[qt]
+	if !ok {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
+			fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose one of %s", qt, strings.Join(query.Types, ", ")))
 	}
-	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
-		fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose one of %s", qt, strings.Join(query.Types, ", ")))
+	return handle(d, ctx, q)
+}
+
+// internalError is a query's answer to a bug of Stitch's: no detail for the
+// user (it is logged), and the plugin's fault.
+func internalError() backend.DataResponse {
+	return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "internal error while running this query")
 }
 
 func badRequest(err error) backend.DataResponse {
@@ -194,23 +211,61 @@ func (d *Datasource) sessionMetrics(ctx context.Context, q backend.DataQuery) ba
 	return out
 }
 
-// failed turns an engine error into the query's error with its source.
+// statusClientClosedRequest is the status Grafana gives a request whose
+// client went away (nginx's 499); the SDK has no name for it.
+const statusClientClosedRequest backend.Status = 499
+
+// failed turns an engine error into the query's error response: the one place
+// where errors get their status and source.
+//
+//	a panic in Stitch                         500, plugin (details only logged)
+//	cancelled by the user or Grafana          499, downstream
+//	invalid query or configuration            400, downstream
+//	a store, or the request, timed out        504, downstream
+//	a store failed: unreachable, an error     502, the store error's source
+//	status (incl. 401/403), not its API       (downstream but for requests
+//	                                          Stitch should not have sent)
+//	any other network failure                 502, downstream
+//	anything else: a bug of Stitch's          500, plugin
+//
+// A store's 401 or 403 concerns the data source's store credentials, not the
+// Grafana user's, so it is not passed on as 401/403; its message says what to
+// check.
 func (d *Datasource) failed(ctx context.Context, err error) backend.DataResponse {
 	var pe *safego.PanicError
 	if errors.As(err, &pe) {
 		log.DefaultLogger.FromContext(ctx).Error("query panicked", "panic", d.settings.Redact(fmt.Sprint(pe.Value)), "stack", string(pe.Stack))
-		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "internal error while running this query")
+		return internalError()
 	}
 	msg := d.settings.Redact(err.Error())
-	if errors.Is(err, context.Canceled) {
-		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, "cancelled")
+	if status.IsCancelledError(err) {
+		return backend.ErrDataResponseWithSource(statusClientClosedRequest, backend.ErrorSourceDownstream, "query cancelled")
 	}
-	var fe *query.FieldError
-	if errors.As(err, &fe) || errors.Is(err, engine.ErrNoTraceStore) {
+	var (
+		fe *query.FieldError
+		ce *settings.Error
+		se *storehttp.Error
+	)
+	switch {
+	case errors.As(err, &fe) || errors.As(err, &ce) || errors.Is(err, engine.ErrNoTraceStore):
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, msg)
-	}
-	if backend.IsDownstreamError(err) {
+	case isTimeout(err):
+		return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream, msg)
+	case errors.As(err, &se):
+		return backend.ErrDataResponseWithSource(backend.StatusBadGateway, se.ErrorSource(), msg)
+	case backend.IsDownstreamHTTPError(err):
 		return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, msg)
 	}
+	log.DefaultLogger.FromContext(ctx).Error("query failed", "error", msg)
 	return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, msg)
+}
+
+// isTimeout reports a store's timeout setting, or the request's deadline,
+// running out.
+func isTimeout(err error) bool {
+	var se *storehttp.Error
+	if errors.As(err, &se) && se.TimedOut {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
 }

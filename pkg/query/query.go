@@ -12,7 +12,8 @@ import (
 	"github.com/stitch-observability/stitch/pkg/schema"
 )
 
-// Query types.
+// Query types: these three here, the others beside their query's fields;
+// Types lists them all.
 const (
 	TypeSessions        = "sessions"
 	TypeSessionTimeline = "sessionTimeline"
@@ -47,8 +48,10 @@ type SessionTimeline struct {
 // TimelineFrames are the frames a sessionTimeline query can return.
 var TimelineFrames = []string{"timeline", "waterfall", "logs"}
 
-// ParseHeader reads a query's type; the request's queryType wins over the
-// model's when both are set, as Grafana sends both.
+// ParseHeader reads a query's type: the model's queryType field (the query
+// JSON) when set, else requestType (the DataQuery's QueryType). Grafana fills
+// both from the same editor field, so they differ only for a caller that sets
+// one of them.
 func ParseHeader(raw json.RawMessage, requestType string) (string, error) {
 	var h Header
 	if err := json.Unmarshal(raw, &h); err != nil {
@@ -59,7 +62,7 @@ func ParseHeader(raw json.RawMessage, requestType string) (string, error) {
 		qt = requestType
 	}
 	if qt == "" {
-		return "", &FieldError{Field: "queryType", Msg: "missing; choose sessions, sessionTimeline or traceToSession"}
+		return "", &FieldError{Field: "queryType", Msg: "missing; choose one of " + strings.Join(Types, ", ")}
 	}
 	return qt, nil
 }

@@ -16,10 +16,16 @@ func TestParseHeader(t *testing.T) {
 	qt, err = ParseHeader(json.RawMessage(`{}`), TypeSessions)
 	require.NoError(t, err)
 	assert.Equal(t, TypeSessions, qt)
+	qt, err = ParseHeader(json.RawMessage(`{"queryType":"errorCascades"}`), TypeSessions)
+	require.NoError(t, err)
+	assert.Equal(t, TypeErrorCascades, qt, "the model's queryType wins over the request's")
 	_, err = ParseHeader(json.RawMessage(`{}`), "")
 	var fe *FieldError
 	require.True(t, errors.As(err, &fe))
 	assert.Equal(t, "queryType", fe.Field)
+	for _, typ := range Types {
+		assert.Contains(t, fe.Msg, typ, "the error lists every query type")
+	}
 	_, err = ParseHeader(json.RawMessage(`{`), "")
 	assert.ErrorContains(t, err, "not valid JSON")
 }

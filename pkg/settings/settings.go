@@ -106,8 +106,17 @@ type storeSecrets struct {
 // Host is the store's host:port, safe to show to users.
 func (s *Store) Host() string { return s.URL.Host }
 
-// BaseURL is the store's URL as a string, without user info.
-func (s *Store) BaseURL() string { return s.URL.String() }
+// Redact replaces each of this store's secrets that occurs in msg. Stores
+// sometimes echo request headers back in error bodies.
+func (s *Store) Redact(msg string) string {
+	for _, secret := range []string{s.secrets.basicAuthPassword, s.secrets.bearerToken, s.secrets.tlsClientKey} {
+		// Shorter values would redact ordinary words.
+		if len(secret) >= 4 {
+			msg = strings.ReplaceAll(msg, secret, "[redacted]")
+		}
+	}
+	return msg
+}
 
 // Settings is a data source instance's validated configuration.
 type Settings struct {
@@ -144,11 +153,7 @@ func (s *Settings) Configured() []*Store {
 // echo request headers back in error bodies; nothing secret may reach a user.
 func (s *Settings) Redact(msg string) string {
 	for _, st := range s.Configured() {
-		for _, secret := range []string{st.secrets.basicAuthPassword, st.secrets.bearerToken, st.secrets.tlsClientKey} {
-			if len(secret) >= 4 {
-				msg = strings.ReplaceAll(msg, secret, "[redacted]")
-			}
-		}
+		msg = st.Redact(msg)
 	}
 	return msg
 }

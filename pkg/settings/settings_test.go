@@ -32,7 +32,7 @@ func TestLoadValid(t *testing.T) {
 	require.Len(t, s.Configured(), 3)
 
 	assert.Equal(t, KindJaeger, s.Traces.Kind)
-	assert.Equal(t, "http://127.0.0.1:16686", s.Traces.BaseURL(), "trailing slash trimmed")
+	assert.Equal(t, "http://127.0.0.1:16686", s.Traces.URL.String(), "trailing slash trimmed")
 	assert.Equal(t, 12*time.Second, s.Traces.Timeout)
 	assert.Equal(t, AuthNone, s.Traces.Auth)
 

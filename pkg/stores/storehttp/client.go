@@ -126,7 +126,7 @@ func (c *Client) NotTheAPI(path string, body []byte, cause error) error {
 }
 
 func (c *Client) transportError(req *http.Request, err error) error {
-	msg := err.Error()
+	msg, timedOut := err.Error(), false
 	// url.Error repeats the method and full URL; keep only the cause.
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -136,6 +136,7 @@ func (c *Client) transportError(req *http.Request, err error) error {
 	case errors.Is(err, context.Canceled):
 		msg = "request cancelled"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		timedOut = true
 		msg = fmt.Sprintf("no answer within %s (the store's timeout setting)", c.store.Timeout)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		msg = "connection refused: is the store running and the URL's port right?"
@@ -144,7 +145,7 @@ func (c *Client) transportError(req *http.Request, err error) error {
 	if errors.As(err, &dnsErr) {
 		msg = fmt.Sprintf("host %q not found", dnsErr.Name)
 	}
-	return &Error{Store: c.store, Path: req.URL.Path, Msg: msg, Source: backend.ErrorSourceDownstream, cause: err}
+	return &Error{Store: c.store, Path: req.URL.Path, Msg: msg, Source: backend.ErrorSourceDownstream, TimedOut: timedOut, cause: err}
 }
 
 func isTimeout(err error) bool {
@@ -154,27 +155,58 @@ func isTimeout(err error) bool {
 
 // Error is a failed store call. Its message names the store's role, kind and
 // host, never its credentials.
+//
+// The SDK classifies errors by comparing them with its status.ErrorWithSource
+// (backend.IsDownstreamError, backend.ErrorResponseWithErrorSource): Is and
+// As answer those comparisons with Source, so an *Error, however deeply
+// wrapped, is seen as what it is, and errors.As(err, **Error) still finds it.
 type Error struct {
 	Store      *settings.Store
 	Path       string
 	StatusCode int
 	Msg        string
 	Source     backend.ErrorSource
-	cause      error
+	// TimedOut is set when the store gave no answer within its timeout
+	// setting or the request's deadline. (The SDK's client wraps the cause
+	// so that net.Error's Timeout no longer reports it.)
+	TimedOut bool
+	cause    error
 }
+
+var _ interface {
+	Is(error) bool
+	As(any) bool
+} = (*Error)(nil)
 
 func (e *Error) Error() string {
 	prefix := fmt.Sprintf("%s store (%s at %s)", e.Store.Role, e.Store.Kind, e.Store.Host())
 	if e.StatusCode != 0 {
-		return fmt.Sprintf("%s: %s answered %d: %s", prefix, e.Path, e.StatusCode, e.Msg)
+		return e.Store.Redact(fmt.Sprintf("%s: %s answered %d: %s", prefix, e.Path, e.StatusCode, e.Msg))
 	}
-	return fmt.Sprintf("%s: %s: %s", prefix, e.Path, e.Msg)
+	return e.Store.Redact(fmt.Sprintf("%s: %s: %s", prefix, e.Path, e.Msg))
 }
 
 func (e *Error) Unwrap() error { return e.cause }
 
-// ErrorSource lets the SDK classify the error (plugin vs downstream).
+// ErrorSource says whose fault the error is (plugin vs downstream).
 func (e *Error) ErrorSource() backend.ErrorSource { return e.Source }
+
+// Is reports whether target is the SDK's error-with-source marker of this
+// error's source: backend.IsDownstreamError and backend.IsPluginError ask so.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(backend.ErrorWithSource)
+	return ok && t.ErrorSource() == e.Source
+}
+
+// As fills the SDK's error-with-source type, for
+// backend.ErrorResponseWithErrorSource.
+func (e *Error) As(target any) bool {
+	t, ok := target.(*backend.ErrorWithSource)
+	if ok {
+		*t = backend.NewErrorWithSource(e, e.Source)
+	}
+	return ok
+}
 
 func statusMessage(resp *http.Response, body []byte) string {
 	switch resp.StatusCode {

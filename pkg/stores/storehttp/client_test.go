@@ -121,6 +121,9 @@ func TestSlowStoreTimesOut(t *testing.T) {
 	_, err := client(t, url, nil, nil).Get(context.Background(), "/x", nil, "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no answer within 1s")
+	var se *Error
+	require.ErrorAs(t, err, &se)
+	assert.True(t, se.TimedOut)
 	assert.Less(t, time.Since(start), 10*time.Second, "the store's timeout setting bounds the call")
 }
 
@@ -150,4 +153,56 @@ func TestAuthAndTenantHeadersSent(t *testing.T) {
 func TestURLJoinsBasePath(t *testing.T) {
 	c := client(t, "http://127.0.0.1:9/prefix/", nil, nil)
 	assert.Equal(t, "http://127.0.0.1:9/prefix/api/v1/query?query=up", c.URL("/api/v1/query", map[string][]string{"query": {"up"}}))
+}
+
+// The SDK reads an error's source through its own ErrorWithSource type; a
+// store error must be recognised by every SDK helper, also when the engine
+// wrapped it, and still be found as an *Error.
+func TestSDKSeesTheErrorSource(t *testing.T) {
+	refused := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := l.Addr().String()
+		require.NoError(t, l.Close())
+		return "http://" + addr
+	}()
+	cases := []struct {
+		name string
+		url  string
+		want backend.ErrorSource
+	}{
+		{"401", serve(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(401) }), backend.ErrorSourceDownstream},
+		{"500", serve(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) }), backend.ErrorSourceDownstream},
+		{"405 (a request Stitch should not send)", serve(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(405) }), backend.ErrorSourcePlugin},
+		{"connection refused", refused, backend.ErrorSourceDownstream},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := client(t, c.url, nil, nil).Get(context.Background(), "/x", nil, "")
+			require.Error(t, err)
+			for name, e := range map[string]error{"bare": err, "wrapped": fmt.Errorf("trace search: %w", fmt.Errorf("outer: %w", err))} {
+				assert.Equal(t, c.want == backend.ErrorSourceDownstream, backend.IsDownstreamError(e), name)
+				assert.Equal(t, c.want == backend.ErrorSourcePlugin, backend.IsPluginError(e), name)
+				assert.Equal(t, c.want, backend.ErrorResponseWithErrorSource(e).ErrorSource, name)
+				var se *Error
+				require.ErrorAs(t, e, &se, name)
+				assert.Equal(t, c.want, se.ErrorSource(), name)
+			}
+		})
+	}
+}
+
+// A store that echoes the request's credentials in its error body never gets
+// them into the message.
+func TestErrorNeverCarriesTheSecret(t *testing.T) {
+	const secret = "canary-secret-0042"
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		fmt.Fprintf(w, "bad request, headers: Authorization=%s", r.Header.Get("Authorization"))
+	})
+	c := client(t, url, map[string]any{"auth": "bearer"}, map[string]string{"metricsBearerToken": secret})
+	_, err := c.Get(context.Background(), "/x", nil, "")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), secret)
+	assert.Contains(t, err.Error(), "Authorization=Bearer [redacted]")
 }
