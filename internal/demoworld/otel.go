@@ -2,6 +2,7 @@ package demoworld
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -308,7 +309,12 @@ type recordingMetricExporter struct {
 
 func (e recordingMetricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
 	err := e.Exporter.Export(ctx, rm)
-	e.errs.add(e.what, err)
+	// Shutdown cancels a periodic export still in flight and then exports
+	// once more; the metrics are cumulative, so that last export carries
+	// everything the cancelled one held: nothing is lost.
+	if !errors.Is(err, context.Canceled) && !errors.Is(ctx.Err(), context.Canceled) {
+		e.errs.add(e.what, err)
+	}
 	return err
 }
 
