@@ -45,6 +45,11 @@ export interface StoreSettings {
   tlsSkipVerify?: boolean;
   tlsServerName?: string;
   timeoutSeconds?: number;
+  /**
+   * traces and logs only: uid of the Grafana data source (Tempo/Jaeger, Loki/VictoriaLogs) that Stitch's data links
+   * open a trace or a span's logs in. Grafana's uid rule: 1-40 of [a-zA-Z0-9_-].
+   */
+  linkDatasourceUid?: string;
 }
 
 /** Options configured for each data source instance (jsonData). */
@@ -154,6 +159,8 @@ export interface StitchQuery extends DataQuery {
 
   // queryType "sessionTimeline"
   sessionId?: string;
+  /** Which frames to return (all three when absent): a panel asks only for the frame it shows. */
+  frames?: TimelineFrame[];
 
   // queryType "traceToSession"
   traceId?: string;
@@ -164,7 +171,13 @@ export interface StitchQuery extends DataQuery {
 
   // queryType "sessionMetrics"
   metric?: SessionMetric;
+  /** metric "newCascadeSignatures": hours before the range in which a signature counts as known (default 24, at most 168). */
+  lookbackHours?: number;
 }
+
+/** The frames a sessionTimeline query can return. */
+export type TimelineFrame = 'timeline' | 'waterfall' | 'logs';
+export const TIMELINE_FRAMES: readonly TimelineFrame[] = ['timeline', 'waterfall', 'logs'];
 
 export const DEFAULT_QUERY: Partial<StitchQuery> = {
   queryType: 'sessions',

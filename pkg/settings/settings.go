@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,11 @@ type Store struct {
 	TLSServerName string
 	Timeout       time.Duration
 
+	// LinkDatasourceUID is the uid of the Grafana data source (Tempo or
+	// Jaeger for traces, Loki or VictoriaLogs for logs) that Stitch's data
+	// links open a trace or a span's logs in; "" for no such links.
+	LinkDatasourceUID string
+
 	secrets storeSecrets
 }
 
@@ -170,6 +176,8 @@ type jsonStore struct {
 	TLSSkipVerify  bool            `json:"tlsSkipVerify"`
 	TLSServerName  string          `json:"tlsServerName"`
 	TimeoutSeconds json.RawMessage `json:"timeoutSeconds"`
+	// LinkDatasourceUID: see Store.LinkDatasourceUID.
+	LinkDatasourceUID string `json:"linkDatasourceUid"`
 }
 
 type jsonSettings struct {
@@ -313,8 +321,21 @@ func parseStore(role Role, js *jsonStore, secure map[string]string) (*Store, err
 	if err != nil {
 		return nil, fieldErr(f("timeoutSeconds"), "%v", err)
 	}
+
+	st.LinkDatasourceUID = strings.TrimSpace(js.LinkDatasourceUID)
+	if st.LinkDatasourceUID != "" {
+		if role == RoleMetrics {
+			return nil, fieldErr(f("linkDatasourceUid"), "links open traces and logs; the metrics store has none")
+		}
+		// Grafana's uid rule; the uid goes into every link as is.
+		if !datasourceUID.MatchString(st.LinkDatasourceUID) {
+			return nil, fieldErr(f("linkDatasourceUid"), "a Grafana data source uid is 1-40 letters, digits, - and _; got %q", st.LinkDatasourceUID)
+		}
+	}
 	return st, nil
 }
+
+var datasourceUID = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,40}$`)
 
 func parseURL(raw string) (*url.URL, error) {
 	raw = strings.TrimSpace(raw)

@@ -18,7 +18,7 @@ func load(t *testing.T, jsonData string, secure map[string]string) (*Settings, e
 }
 
 const fullJSON = `{
-  "traces":  {"kind": "jaeger", "url": "http://127.0.0.1:16686/", "timeoutSeconds": 12},
+  "traces":  {"kind": "jaeger", "url": "http://127.0.0.1:16686/", "timeoutSeconds": 12, "linkDatasourceUid": "jaeger-main"},
   "logs":    {"kind": "victorialogs", "url": "http://127.0.0.1:9428", "auth": "bearer", "accountId": "7", "projectId": "0"},
   "metrics": {"kind": "prometheus", "url": "https://prom.example:9090/prefix", "auth": "basic", "basicAuthUser": "sre", "tenant": "team-a"}
 }`
@@ -35,6 +35,8 @@ func TestLoadValid(t *testing.T) {
 	assert.Equal(t, "http://127.0.0.1:16686", s.Traces.URL.String(), "trailing slash trimmed")
 	assert.Equal(t, 12*time.Second, s.Traces.Timeout)
 	assert.Equal(t, AuthNone, s.Traces.Auth)
+	assert.Equal(t, "jaeger-main", s.Traces.LinkDatasourceUID)
+	assert.Empty(t, s.Logs.LinkDatasourceUID, "no link data source unless chosen")
 
 	assert.Equal(t, KindVictoriaLogs, s.Logs.Kind)
 	assert.Equal(t, DefaultTimeout, s.Logs.Timeout)
@@ -121,6 +123,9 @@ func TestLoadInvalidNamesTheField(t *testing.T) {
 		{"timeout not a number", `{"traces":{"kind":"tempo","url":"http://t","timeoutSeconds":"soon"}}`, nil, "traces.timeoutSeconds"},
 		{"timeout too long", `{"traces":{"kind":"tempo","url":"http://t","timeoutSeconds":100000}}`, nil, "traces.timeoutSeconds"},
 		{"timeout negative", `{"traces":{"kind":"tempo","url":"http://t","timeoutSeconds":-1}}`, nil, "traces.timeoutSeconds"},
+		{"link uid with a quote", `{"logs":{"kind":"loki","url":"http://l","linkDatasourceUid":"a\"b"}}`, nil, "logs.linkDatasourceUid"},
+		{"link uid too long", `{"traces":{"kind":"tempo","url":"http://t","linkDatasourceUid":"` + strings.Repeat("a", 41) + `"}}`, nil, "traces.linkDatasourceUid"},
+		{"link uid on metrics", `{"metrics":{"kind":"prometheus","url":"http://p","linkDatasourceUid":"prom"}}`, nil, "metrics.linkDatasourceUid"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
