@@ -41,6 +41,12 @@ func (Stack) Status() error { return sh.RunV("go", "run", "./cmd/stitch-stack", 
 // Demo is the main job: the stack up, the plugin started over gRPC, results shown.
 func Demo() error { return sh.RunV("go", "run", "./cmd/stitch-demo") }
 
+// Package zips dist/ the way Grafana's plugin catalog expects: one folder
+// named after the plugin id, in stitch-sessions-datasource-<version>.zip,
+// with its SHA-1 beside it. Build first: `npm run build` and
+// `go tool mage buildAll` (or build:linux for one platform).
+func Package() error { return sh.RunV("go", "run", "./cmd/stitch-package") }
+
 // Bench runs the benchmarks and writes their ratios to benchmarks/results.md.
 func Bench() error { return sh.RunV("go", "run", "./cmd/stitch-bench") }
 
