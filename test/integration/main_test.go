@@ -65,9 +65,12 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// storeJSON is a store's settings as the ConfigEditor writes them.
+// storeJSON is a store's settings as the ConfigEditor writes them. The
+// timeout leaves room for a loaded 2-core machine running the suite with
+// the race detector (the Tempo and Loki doubles live in the test binary);
+// tests of timeouts set their own.
 func storeJSON(kind, url string) map[string]any {
-	return map[string]any{"kind": kind, "url": url, "timeoutSeconds": 5}
+	return map[string]any{"kind": kind, "url": url, "timeoutSeconds": 20}
 }
 
 // stackSettings configures all three stores of the shared stack.
