@@ -62,12 +62,15 @@ func run(dist, out string) (string, error) {
 	defer f.Close()
 	h := sha1.New() // #nosec G401 -- checksum the catalog asks for, not a security boundary
 	zw := zip.NewWriter(io.MultiWriter(f, h))
-	err = filepath.WalkDir(dist, func(path string, d fs.DirEntry, err error) error {
+	// Files are read through a root at dist/: a symlink in it cannot make
+	// the archive carry a file from outside.
+	root, err := os.OpenRoot(dist)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dist, path)
-		if err != nil {
 			return err
 		}
 		info, err := d.Info()
@@ -79,13 +82,13 @@ func run(dist, out string) (string, error) {
 			return err
 		}
 		// Backend binaries keep their executable bit inside the archive.
-		hdr.Name = pj.ID + "/" + filepath.ToSlash(rel)
+		hdr.Name = pj.ID + "/" + rel
 		hdr.Method = zip.Deflate
 		w, err := zw.CreateHeader(hdr)
 		if err != nil {
 			return err
 		}
-		src, err := os.Open(path) // #nosec G304 -- a file of the dist folder being walked
+		src, err := root.Open(rel)
 		if err != nil {
 			return err
 		}

@@ -2,9 +2,9 @@ package demoworld
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 
@@ -51,9 +51,8 @@ func (g plannedIDGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.Sp
 	g.misses.Add(1)
 	var t trace.TraceID
 	for !t.IsValid() {
-		for i := range t {
-			t[i] = byte(rand.Uint32())
-		}
+		// An ID the plan did not choose: random, not reproducible anyway.
+		_, _ = rand.Read(t[:])
 	}
 	return t, g.NewSpanID(context.Background(), t)
 }
@@ -65,9 +64,7 @@ func (g plannedIDGenerator) NewSpanID(ctx context.Context, _ trace.TraceID) trac
 	g.misses.Add(1)
 	var s trace.SpanID
 	for !s.IsValid() {
-		for i := range s {
-			s[i] = byte(rand.Uint32())
-		}
+		_, _ = rand.Read(s[:])
 	}
 	return s
 }
@@ -333,9 +330,8 @@ func (g legacyIDGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.Spa
 		t, _ = trace.TraceIDFromHex(g.traces[id])
 	}
 	for !t.IsValid() {
-		for i := range t {
-			t[i] = byte(rand.Uint32())
-		}
+		// An ID the plan did not choose: random, not reproducible anyway.
+		_, _ = rand.Read(t[:])
 	}
 	return t, g.NewSpanID(ctx, t)
 }
@@ -343,9 +339,7 @@ func (g legacyIDGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.Spa
 func (legacyIDGenerator) NewSpanID(context.Context, trace.TraceID) trace.SpanID {
 	var s trace.SpanID
 	for !s.IsValid() {
-		for i := range s {
-			s[i] = byte(rand.Uint32())
-		}
+		_, _ = rand.Read(s[:])
 	}
 	return s
 }

@@ -202,5 +202,7 @@ func elapsedAtLeast(since, t, d int64) bool {
 	if t < since {
 		return d <= 0
 	}
-	return uint64(t)-uint64(since) >= uint64(max(d, 0))
+	// t >= since, so the difference fits in a uint64 even when it does not
+	// fit in an int64 (two's complement subtraction).
+	return uint64(t)-uint64(since) >= uint64(max(d, 0)) // #nosec G115 -- see above
 }

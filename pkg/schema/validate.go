@@ -114,7 +114,7 @@ func asInt64(v any) (n int64, inRange, ok bool) {
 	case int64:
 		return x, true, true
 	case uint:
-		return int64(x), uint64(x) <= math.MaxInt64, true
+		return int64(x), uint64(x) <= math.MaxInt64, true // #nosec G115 -- the second result says whether it fit
 	case uint8:
 		return int64(x), true, true
 	case uint16:
@@ -122,7 +122,7 @@ func asInt64(v any) (n int64, inRange, ok bool) {
 	case uint32:
 		return int64(x), true, true
 	case uint64:
-		return int64(x), x <= math.MaxInt64, true
+		return int64(x), x <= math.MaxInt64, true // #nosec G115 -- the second result says whether it fit
 	}
 	return 0, false, false
 }
