@@ -62,6 +62,7 @@ func TestAll() error {
 		{"go vet", func() error { return sh.RunV("go", "vet", "./...") }},
 		{"go vet (integration)", func() error { return sh.RunV("go", "vet", "-tags", "integration", "./test/...") }},
 		{"go unit tests (race detector)", func() error { return sh.RunV("go", "test", "-race", "-count=1", "./...") }},
+		{"security scan (gosec, high severity)", gosec},
 		{"frontend install", npmInstall},
 		{"frontend typecheck", func() error { return sh.RunV("npm", "run", "typecheck") }},
 		{"frontend lint", func() error { return sh.RunV("npm", "run", "lint") }},
@@ -94,6 +95,15 @@ func okOrFail(err error) string {
 
 func printReport(lines []string, total time.Time) {
 	fmt.Printf("\n== phases\n%s\n  %-50s %8s\n", strings.Join(lines, "\n"), "total", time.Since(total).Round(time.Second))
+}
+
+// gosecVersion pins the scanner, built from the Go module proxy like the stores.
+const gosecVersion = "v2.30.0"
+
+// gosec scans every package for high-severity findings; a finding either gets
+// fixed or a #nosec comment that says why it is safe.
+func gosec() error {
+	return sh.RunV("go", "run", "github.com/securego/gosec/v2/cmd/gosec@"+gosecVersion, "-quiet", "-severity", "high", "./...")
 }
 
 // npmInstall installs the frontend's locked dependencies unless they are in place.
