@@ -162,9 +162,21 @@ function defaultOptions(overrides: Partial<Options>): Options {
   };
 }
 
+// What each editor starts with; the harness records it before the first render.
+const initialOptions = defaultOptions((initialState ?? {}) as Partial<Options>);
+const initialQuery = (initialState as StitchQuery | undefined) ?? { refId: 'A', ...DEFAULT_QUERY };
+// A new variable's query is an empty string until an attribute is picked.
+const initialVariableQuery = (initialState as StitchVariableQuery | string | undefined) ?? '';
+if (editor === 'query') {
+  state.query = initialQuery;
+} else if (editor === 'variable') {
+  state.variableQuery = initialVariableQuery;
+} else {
+  state.options = initialOptions;
+}
+
 function ConfigPage() {
-  const [options, setOptions] = useState<Options>(() => defaultOptions((initialState ?? {}) as Partial<Options>));
-  state.options = options;
+  const [options, setOptions] = useState<Options>(initialOptions);
   return (
     <ConfigEditor
       options={options}
@@ -178,10 +190,7 @@ function ConfigPage() {
 }
 
 function QueryPage() {
-  const [query, setQuery] = useState<StitchQuery>(
-    () => (initialState as StitchQuery | undefined) ?? { refId: 'A', ...DEFAULT_QUERY }
-  );
-  state.query = query;
+  const [query, setQuery] = useState<StitchQuery>(initialQuery);
   return (
     <QueryEditor
       datasource={datasource}
@@ -200,11 +209,7 @@ function QueryPage() {
 }
 
 function VariablePage() {
-  // A new variable's query is an empty string until an attribute is picked.
-  const [query, setQuery] = useState<StitchVariableQuery | string>(
-    () => (initialState as StitchVariableQuery | string | undefined) ?? ''
-  );
-  state.variableQuery = query;
+  const [query, setQuery] = useState<StitchVariableQuery | string>(initialVariableQuery);
   return (
     <VariableQueryEditor
       datasource={datasource}
@@ -250,9 +255,7 @@ function App() {
   return (
     <ThemeContext.Provider value={theme}>
       <GlobalStyles />
-      <Frame>
-        {editor === 'query' ? <QueryPage /> : editor === 'variable' ? <VariablePage /> : <ConfigPage />}
-      </Frame>
+      <Frame>{editor === 'query' ? <QueryPage /> : editor === 'variable' ? <VariablePage /> : <ConfigPage />}</Frame>
     </ThemeContext.Provider>
   );
 }

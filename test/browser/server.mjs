@@ -26,6 +26,12 @@ const INTER = {
   'Inter-MediumItalic.woff2': 'inter-latin-500-italic.woff2',
 };
 
+/** Icons Grafana serves from its own public folder that @grafana/ui does not ship. */
+const GRAFANA_ICONS = {
+  'unicons/spinner.svg':
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="M12,2A10,10,0,1,0,22,12,10,10,0,0,0,12,2Zm0,18a8,8,0,1,1,8-8A8,8,0,0,1,12,20Z" opacity=".25"/><path d="M10.14,1.16a11,11,0,0,0-9,8.92A1.59,1.59,0,0,0,2.46,12,1.52,1.52,0,0,0,4.11,10.7a8,8,0,0,1,6.66-6.61A1.42,1.42,0,0,0,12,2.69h0A1.57,1.57,0,0,0,10.14,1.16Z"/></svg>',
+};
+
 /** The file under root that `rest` names, or undefined when it would leave root. */
 function under(root, rest) {
   const file = normalize(join(root, decodeURIComponent(rest)));
@@ -57,6 +63,12 @@ export async function startServer() {
   const server = createServer(async (req, res) => {
     const { pathname } = new URL(req.url ?? '/', 'http://127.0.0.1');
     const file = req.method === 'GET' ? resolve(pathname) : undefined;
+    const icon = GRAFANA_ICONS[pathname.slice('/public/build/img/icons/'.length)];
+    if (pathname.startsWith('/public/build/img/icons/') && icon) {
+      res.writeHead(200, { 'content-type': TYPES['.svg'] });
+      res.end(icon);
+      return;
+    }
     try {
       if (!file) {
         throw new Error('not found');
