@@ -36,4 +36,16 @@ export default defineConfig([
     ],
   },
   ...baseConfig,
+  {
+    // The browser test harness is TypeScript outside src/: lint it as src is linted.
+    files: ['test/browser/**/*.{ts,tsx}'],
+    languageOptions: {
+      parserOptions: {
+        project: './test/browser/tsconfig.json',
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-deprecated': 'warn',
+    },
+  },
 ]);
