@@ -67,6 +67,7 @@ func TestAll() error {
 		{"frontend typecheck", func() error { return sh.RunV("npm", "run", "typecheck") }},
 		{"frontend lint", func() error { return sh.RunV("npm", "run", "lint") }},
 		{"frontend tests", func() error { return sh.RunV("npm", "run", "test:ci") }},
+		{"frontend editors in a real browser (Chromium)", browserTests},
 		{"integration tests (real stack, plugin over gRPC, race detector)", func() error {
 			return sh.RunV("go", "test", "-race", "-count=1", "-tags", "integration", "-timeout", "60m", "-v", "./test/integration/...")
 		}},
@@ -104,6 +105,29 @@ const gosecVersion = "v2.30.0"
 // fixed or a #nosec comment that says why it is safe.
 func gosec() error {
 	return sh.RunV("go", "run", "github.com/securego/gosec/v2/cmd/gosec@"+gosecVersion, "-quiet", "-severity", "high", "./...")
+}
+
+// browserTests drives the built editors in Debian's Chromium. CI (root on a
+// Debian machine) installs Chromium when it is missing; elsewhere install it
+// yourself or point CHROMIUM_PATH at one.
+func browserTests() error {
+	chromium := os.Getenv("CHROMIUM_PATH")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("no Chromium at %s: install it (apt-get install chromium) or set CHROMIUM_PATH", chromium)
+		}
+		fmt.Println("installing Debian's chromium for the browser tests…")
+		if err := sh.RunWithV(map[string]string{"DEBIAN_FRONTEND": "noninteractive"}, "apt-get", "update", "-qq"); err != nil {
+			return err
+		}
+		if err := sh.RunWithV(map[string]string{"DEBIAN_FRONTEND": "noninteractive"}, "apt-get", "install", "-y", "-qq", "chromium"); err != nil {
+			return err
+		}
+	}
+	return sh.RunV("npm", "run", "test:browser")
 }
 
 // npmInstall installs the frontend's locked dependencies unless they are in place.
