@@ -311,6 +311,24 @@ describe('ConfigEditor kinds', () => {
     expect(within(group('Logs')).getAllByText('Digits only')).toHaveLength(1);
   });
 
+  it('takes the data source links open for traces and logs, not for metrics, and checks the uid', () => {
+    const spy = jest.fn();
+    render(<Harness initial={makeOptions({ jsonData: { traces: TRACES, logs: LOGS, metrics: METRICS } })} spy={spy} />);
+    expect(within(group('Metrics')).queryByLabelText(/^Data source for links/)).toBeNull();
+
+    fireEvent.change(within(group('Traces')).getByLabelText(/^Data source for links/), {
+      target: { value: 'tempo-prod' },
+    });
+    expect(lastOptions(spy).jsonData.traces).toEqual({ ...TRACES, linkDatasourceUid: 'tempo-prod' });
+    expect(within(group('Traces')).queryByText(/A data source uid/)).toBeNull();
+
+    fireEvent.change(within(group('Logs')).getByLabelText(/^Data source for links/), {
+      target: { value: 'loki prod' },
+    });
+    expect(within(group('Logs')).getByText('A data source uid: 1 to 40 letters, digits, - and _')).toBeInTheDocument();
+    expect(lastOptions(spy).jsonData.traces?.linkDatasourceUid).toBe('tempo-prod');
+  });
+
   it('always offers an optional tenant for metrics', () => {
     render(
       <ConfigEditor options={makeOptions({ jsonData: { metrics: { ...METRICS } } })} onOptionsChange={jest.fn()} />

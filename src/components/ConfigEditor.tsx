@@ -66,6 +66,9 @@ export function defaultStoreSettings(role: StoreRole): StoreSettings {
   return { kind: STORE_KINDS[role][0], url: '', auth: 'none', timeoutSeconds: DEFAULT_TIMEOUT_SECONDS };
 }
 
+/** Grafana's rule for data source uids; the backend checks the same. */
+const DATASOURCE_UID = /^[a-zA-Z0-9_-]{1,40}$/;
+const LINK_TARGETS = { traces: 'Tempo or Jaeger', logs: 'Loki or VictoriaLogs' } as const;
 const DIGITS = /^\d*$/;
 const HTTP_URL = /^https?:\/\/\S+$/i;
 
@@ -176,7 +179,9 @@ function StoreSection({
     };
   };
 
-  const onText = (field: 'url' | 'basicAuthUser' | 'tenant' | 'accountId' | 'projectId' | 'tlsServerName') => ({
+  const onText = (
+    field: 'url' | 'basicAuthUser' | 'tenant' | 'accountId' | 'projectId' | 'tlsServerName' | 'linkDatasourceUid'
+  ) => ({
     value: settings?.[field] ?? '',
     onChange: (e: ChangeEvent<HTMLInputElement>) => onChange({ [field]: e.currentTarget.value }),
   });
@@ -203,6 +208,8 @@ function StoreSection({
   const timeoutInvalid = timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1);
   const accountInvalid = !DIGITS.test(settings?.accountId ?? '');
   const projectInvalid = !DIGITS.test(settings?.projectId ?? '');
+  const linkUid = settings?.linkDatasourceUid ?? '';
+  const linkUidInvalid = linkUid !== '' && !DATASOURCE_UID.test(linkUid);
 
   return (
     <FieldSet label={ROLE_TITLES[role]}>
@@ -344,6 +351,19 @@ function StoreSection({
           <Field label="TLS server name" description="Overrides the name checked against the server certificate.">
             <Input id={id('tlsServerName')} width={INPUT_WIDTH} {...onText('tlsServerName')} />
           </Field>
+
+          {role !== 'metrics' && (
+            <Field
+              label="Data source for links"
+              description={`Uid of the Grafana ${LINK_TARGETS[role]} data source that Stitch's links open ${
+                role === 'traces' ? 'a trace' : "a span's logs"
+              } in. Leave empty for no such links.`}
+              invalid={linkUidInvalid}
+              error="A data source uid: 1 to 40 letters, digits, - and _"
+            >
+              <Input id={id('linkDatasourceUid')} width={INPUT_WIDTH} {...onText('linkDatasourceUid')} />
+            </Field>
+          )}
 
           <Field label="Timeout (seconds)" invalid={timeoutInvalid} error="Use a whole number of seconds, 1 or more">
             <Input

@@ -216,6 +216,12 @@ describe('ConfigEditor', () => {
     await page.fill('#stitch-traces-timeoutSeconds', '15');
     assert.equal(await visible(traces.getByText('Use a whole number of seconds, 1 or more')), false);
 
+    // The Grafana data source the links open traces in: a uid, checked as typed.
+    await page.fill('#stitch-traces-linkDatasourceUid', 'tempo prod');
+    assert.ok(await visible(traces.getByText('A data source uid: 1 to 40 letters, digits, - and _')));
+    await page.fill('#stitch-traces-linkDatasourceUid', 'tempo-prod');
+    assert.equal(await visible(traces.getByText('A data source uid: 1 to 40 letters, digits, - and _')), false);
+
     assert.deepEqual((await options(page)).jsonData.traces, {
       kind: 'tempo',
       url: 'https://tempo.example:3200',
@@ -224,6 +230,7 @@ describe('ConfigEditor', () => {
       tlsServerName: 'tempo.internal',
       tlsSkipVerify: true,
       timeoutSeconds: 15,
+      linkDatasourceUid: 'tempo-prod',
     });
 
     // Back to Jaeger: the tenant field goes, and so does the tenant in jsonData.
@@ -236,6 +243,7 @@ describe('ConfigEditor', () => {
       tlsServerName: 'tempo.internal',
       tlsSkipVerify: true,
       timeoutSeconds: 15,
+      linkDatasourceUid: 'tempo-prod',
     });
 
     // Clearing the timeout removes it (the backend's default applies).
