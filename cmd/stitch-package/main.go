@@ -30,23 +30,82 @@ func main() {
 	fmt.Println("package:", name)
 }
 
+// pluginJSON is the part of plugin.json the package checks.
+type pluginJSON struct {
+	ID         string `json:"id"`
+	Executable string `json:"executable"`
+	Info       struct {
+		Version string `json:"version"`
+		Links   []struct {
+			Name, URL string
+		} `json:"links"`
+		Logos struct {
+			Small, Large string
+		} `json:"logos"`
+		Screenshots []struct {
+			Name, Path string
+		} `json:"screenshots"`
+	} `json:"info"`
+	Includes []struct {
+		Type, Name, Path string
+	} `json:"includes"`
+}
+
+// check finds what Grafana's plugin validator would reject in dist/ and can
+// be told without its network checks (the validator itself downloads from
+// outside the registries these machines reach): every file plugin.json
+// names is in the package, the license has no template placeholders left,
+// and the catalog's page has links and screenshots.
+func check(dist string, pj pluginJSON) []string {
+	var problems []string
+	exists := func(what, rel string) {
+		if rel == "" {
+			problems = append(problems, what+": no path")
+			return
+		}
+		if _, err := os.Stat(filepath.Join(dist, filepath.FromSlash(rel))); err != nil {
+			problems = append(problems, fmt.Sprintf("%s %s: not in the package", what, rel))
+		}
+	}
+	for _, f := range []string{"module.js", "README.md", "LICENSE", "CHANGELOG.md"} {
+		exists("file", f)
+	}
+	exists("logo", pj.Info.Logos.Small)
+	exists("logo", pj.Info.Logos.Large)
+	if len(pj.Info.Screenshots) == 0 {
+		problems = append(problems, "info.screenshots is empty")
+	}
+	for _, s := range pj.Info.Screenshots {
+		exists("screenshot", s.Path)
+	}
+	if len(pj.Info.Links) == 0 {
+		problems = append(problems, "info.links is empty")
+	}
+	for _, inc := range pj.Includes {
+		if inc.Type == "dashboard" {
+			exists("included dashboard", inc.Path)
+		}
+	}
+	if lic, err := os.ReadFile(filepath.Join(dist, "LICENSE")); err == nil && strings.Contains(string(lic), "{yyyy}") {
+		problems = append(problems, "LICENSE still has its {yyyy} placeholder")
+	}
+	return problems
+}
+
 func run(dist, out string) (string, error) {
 	raw, err := os.ReadFile(filepath.Join(dist, "plugin.json"))
 	if err != nil {
 		return "", fmt.Errorf("%w: build the plugin first (npm run build, then go tool mage buildAll)", err)
 	}
-	var pj struct {
-		ID         string `json:"id"`
-		Executable string `json:"executable"`
-		Info       struct {
-			Version string `json:"version"`
-		} `json:"info"`
-	}
+	var pj pluginJSON
 	if err := json.Unmarshal(raw, &pj); err != nil {
 		return "", fmt.Errorf("dist/plugin.json: %w", err)
 	}
 	if pj.ID == "" || pj.Info.Version == "" || strings.Contains(pj.Info.Version, "%") {
 		return "", errors.New("dist/plugin.json has no id or version: was it built by npm run build?")
+	}
+	if problems := check(dist, pj); len(problems) > 0 {
+		return "", fmt.Errorf("dist/ is not ready for the catalog:\n  %s", strings.Join(problems, "\n  "))
 	}
 	if pj.Executable != "" {
 		bins, _ := filepath.Glob(filepath.Join(dist, pj.Executable+"_*"))
