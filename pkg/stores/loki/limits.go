@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -35,36 +34,14 @@ var (
 // tenantLimits are the limits this Loki showed for the tenant; zero means
 // Loki's default. They only ever go down.
 type tenantLimits struct {
-	maxEntries     atomic.Int64
-	maxQueryLength atomic.Int64 // time.Duration
+	maxEntries     storehttp.LearnedLimit
+	maxQueryLength storehttp.LearnedLimit // time.Duration
 }
 
-func (l *tenantLimits) entries() int {
-	if v := l.maxEntries.Load(); v > 0 && v < maxEntriesPerQuery {
-		return int(v)
-	}
-	return maxEntriesPerQuery
-}
+func (l *tenantLimits) entries() int { return int(l.maxEntries.Or(maxEntriesPerQuery)) }
 
 func (l *tenantLimits) queryLength() time.Duration {
-	if v := time.Duration(l.maxQueryLength.Load()); v > 0 && v < defaultMaxQueryLength {
-		return v
-	}
-	return defaultMaxQueryLength
-}
-
-// lower stores v when it is below the current value (or none is set), and
-// says whether it did: a refusal that teaches nothing new is not retried.
-func lower(a *atomic.Int64, v int64) bool {
-	for {
-		cur := a.Load()
-		if cur != 0 && cur <= v {
-			return false
-		}
-		if a.CompareAndSwap(cur, v) {
-			return true
-		}
-	}
+	return time.Duration(l.maxQueryLength.Or(int64(defaultMaxQueryLength)))
 }
 
 // learn reads a Loki 400 naming a lower tenant limit and lowers the
@@ -76,11 +53,11 @@ func (l *tenantLimits) learn(err error) bool {
 	}
 	if m := reMaxEntries.FindStringSubmatch(se.Msg); m != nil {
 		n, err := strconv.ParseInt(m[1], 10, 64)
-		return err == nil && n > 0 && lower(&l.maxEntries, n)
+		return err == nil && n > 0 && l.maxEntries.Lower(n)
 	}
 	if m := reQueryTooLong.FindStringSubmatch(se.Msg); m != nil {
 		d, ok := parseLokiDuration(m[1])
-		return ok && d >= time.Minute && lower(&l.maxQueryLength, int64(d))
+		return ok && d >= time.Minute && l.maxQueryLength.Lower(int64(d))
 	}
 	return false
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
@@ -99,38 +98,17 @@ func readRefusal(err error) (refusal, bool) {
 // tenantLimits are the limits this Tempo showed for the tenant; zero means
 // Tempo's default applies. They only ever go down.
 type tenantLimits struct {
-	searchTraces  atomic.Int64
-	spansPerSet   atomic.Int64
-	searchWindow  atomic.Int64 // time.Duration
-	metricsWindow atomic.Int64 // time.Duration
+	searchTraces  storehttp.LearnedLimit
+	spansPerSet   storehttp.LearnedLimit
+	searchWindow  storehttp.LearnedLimit // time.Duration
+	metricsWindow storehttp.LearnedLimit // time.Duration
 }
 
-// lower stores v when it is below the current value (or none is set), and
-// says whether it did: a refusal that teaches nothing new is not retried.
-func lower(a *atomic.Int64, v int64) bool {
-	for {
-		cur := a.Load()
-		if cur != 0 && cur <= v {
-			return false
-		}
-		if a.CompareAndSwap(cur, v) {
-			return true
-		}
-	}
-}
-
-func orDefault(a *atomic.Int64, def int64) int64 {
-	if v := a.Load(); v > 0 && v < def {
-		return v
-	}
-	return def
-}
-
-func (l *tenantLimits) maxSearchTraces() int { return int(orDefault(&l.searchTraces, maxSearchLimit)) }
-func (l *tenantLimits) spansPerSpanSet() int { return int(orDefault(&l.spansPerSet, spansPerSpanSet)) }
+func (l *tenantLimits) maxSearchTraces() int { return int(l.searchTraces.Or(maxSearchLimit)) }
+func (l *tenantLimits) spansPerSpanSet() int { return int(l.spansPerSet.Or(spansPerSpanSet)) }
 func (l *tenantLimits) searchWindowLen() time.Duration {
-	return time.Duration(orDefault(&l.searchWindow, int64(maxSearchWindow)))
+	return time.Duration(l.searchWindow.Or(int64(maxSearchWindow)))
 }
 func (l *tenantLimits) metricsWindowLen() time.Duration {
-	return time.Duration(orDefault(&l.metricsWindow, int64(maxMetricsWindow)))
+	return time.Duration(l.metricsWindow.Or(int64(maxMetricsWindow)))
 }

@@ -44,12 +44,12 @@ func TestReadRefusal(t *testing.T) {
 func TestLimitsOnlyGoDown(t *testing.T) {
 	var l tenantLimits
 	assert.Equal(t, maxSearchLimit, l.maxSearchTraces(), "Tempo's default until a refusal says otherwise")
-	assert.True(t, lower(&l.searchTraces, 100))
-	assert.False(t, lower(&l.searchTraces, 100), "the same limit again teaches nothing: no retry")
-	assert.False(t, lower(&l.searchTraces, 200))
-	assert.True(t, lower(&l.searchTraces, 50))
+	assert.True(t, l.searchTraces.Lower(100))
+	assert.False(t, l.searchTraces.Lower(100), "the same limit again teaches nothing: no retry")
+	assert.False(t, l.searchTraces.Lower(200))
+	assert.True(t, l.searchTraces.Lower(50))
 	assert.Equal(t, 50, l.maxSearchTraces())
-	l.spansPerSet.Store(500)
+	l.spansPerSet.Lower(500)
 	assert.Equal(t, spansPerSpanSet, l.spansPerSpanSet(), "never above what Stitch asks for")
 	assert.Equal(t, maxMetricsWindow, l.metricsWindowLen())
 }

@@ -129,7 +129,7 @@ func (s *Store) metricsCounts(ctx context.Context, traceQL string, start, end ti
 		}
 		// A 2.x Tempo's 3h metrics max_duration: split within it and retry.
 		r, ok := readRefusal(err)
-		if !ok || r.kind != limitMetricsDuration || !lower(&s.limits.metricsWindow, int64(r.d)) {
+		if !ok || r.kind != limitMetricsDuration || !s.limits.metricsWindow.Lower(int64(r.d)) {
 			return mc, err
 		}
 	}

@@ -202,15 +202,15 @@ func (s *Store) learnSearchLimit(err error) (string, bool) {
 	}
 	switch r.kind {
 	case limitSearchTraces:
-		if lower(&s.limits.searchTraces, r.n) {
+		if s.limits.searchTraces.Lower(r.n) {
 			return fmt.Sprintf("Tempo returns at most %d traces per search for this tenant (its search max limit)", r.n), true
 		}
 	case limitSpansPerSpanSet:
-		if lower(&s.limits.spansPerSet, r.n) {
+		if s.limits.spansPerSet.Lower(r.n) {
 			return fmt.Sprintf("Tempo returns at most %d matching spans per trace for this tenant (max_spans_per_span_set)", r.n), true
 		}
 	case limitSearchDuration:
-		if lower(&s.limits.searchWindow, int64(r.d)) {
+		if s.limits.searchWindow.Lower(int64(r.d)) {
 			return "", true // the split is complete; a clamp says so itself
 		}
 	}
