@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,4 +85,80 @@ func TestSessionTimelineRefusesABadSessionID(t *testing.T) {
 	e := &Engine{Traces: &spanSetStore{}, Limits: DefaultLimits}
 	_, err := e.SessionTimeline(context.Background(), `x") OR *`, t0, t0)
 	require.Error(t, err)
+}
+
+// appOnlyStore answers an app-only search with the app's traces only, as
+// Jaeger does when it searches the app's services, and whole traces by ID.
+type appOnlyStore struct {
+	app, byID map[string]telemetry.Trace
+	mu        sync.Mutex
+	fetched   map[string]int
+	appOnly   []bool
+}
+
+func (s *appOnlyStore) CheckHealth(context.Context) (string, error) { return "", nil }
+
+func (s *appOnlyStore) SearchTraces(_ context.Context, q stores.TraceSearch) (stores.TraceSearchResult, error) {
+	s.mu.Lock()
+	s.appOnly = append(s.appOnly, q.AppOnly)
+	s.mu.Unlock()
+	var out []telemetry.Trace
+	for _, t := range s.app {
+		out = append(out, t)
+	}
+	return stores.TraceSearchResult{Traces: out, Complete: true}, nil
+}
+
+func (s *appOnlyStore) Trace(_ context.Context, id string, _, _ time.Time) (*telemetry.Trace, error) {
+	s.mu.Lock()
+	s.fetched[id]++
+	s.mu.Unlock()
+	t, ok := s.byID[id]
+	if !ok {
+		return nil, stores.ErrNotFound
+	}
+	return &t, nil
+}
+
+type recordedLogs struct{ bySession []telemetry.LogRecord }
+
+func (recordedLogs) CheckHealth(context.Context) (string, error) { return "", nil }
+
+func (l recordedLogs) SearchLogs(_ context.Context, q stores.LogSearch) (stores.LogSearchResult, error) {
+	if q.SessionID != "" {
+		return stores.LogSearchResult{Records: l.bySession}, nil
+	}
+	return stores.LogSearchResult{}, nil
+}
+
+// A trace of the session with no span of the app (a backend job carrying
+// the session) is found through a log record's trace ID; each named trace
+// is fetched once, traces the search returned are not fetched again, and a
+// named trace without the session stays out.
+func TestSessionTimelineFindsBackendOnlyTracesThroughLogs(t *testing.T) {
+	app, job, other := "0000000000000000000000000000000a", "0000000000000000000000000000000b", "0000000000000000000000000000000c"
+	jobTrace := telemetry.Trace{TraceID: job, Spans: []telemetry.Span{{TraceID: job, SpanID: "00000000000000b1", Service: "worker", Kind: telemetry.KindServer,
+		Start: t0, Duration: time.Second, Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: sid}}}}}
+	otherTrace := telemetry.Trace{TraceID: other, Spans: []telemetry.Span{{TraceID: other, SpanID: "00000000000000c1", Service: "worker", Start: t0, Duration: time.Second}}}
+	store := &appOnlyStore{app: map[string]telemetry.Trace{app: fullTrace(app)}, byID: map[string]telemetry.Trace{job: jobTrace, other: otherTrace}, fetched: map[string]int{}}
+	logs := recordedLogs{bySession: []telemetry.LogRecord{
+		{Time: t0, TraceID: app, SpanID: "00000000000000a2", Body: "in the app's trace"},
+		{Time: t0, TraceID: job, SpanID: "00000000000000b1", Body: "job"},
+		{Time: t0, TraceID: job, SpanID: "00000000000000b1", Body: "job again"},
+		{Time: t0, TraceID: other, Body: "names a trace without the session"},
+		{Time: t0, TraceID: "0000000000000000000000000000000d", Body: "names a trace the store never kept"},
+	}}
+	e := &Engine{Traces: store, Logs: logs, Limits: DefaultLimits}
+	res, err := e.SessionTimeline(context.Background(), sid, t0.Add(-time.Hour), t0.Add(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true}, store.appOnly, "one app-only search")
+	assert.Equal(t, map[string]int{job: 1, other: 1, "0000000000000000000000000000000d": 1}, store.fetched)
+	assert.Empty(t, res.Notices)
+	var services []string
+	for _, s := range res.Timeline.Backend {
+		services = append(services, s.Service+"/"+s.TraceID)
+	}
+	assert.ElementsMatch(t, []string{"/" + app, "worker/" + job}, services)
+	require.Len(t, res.Timeline.Unjoined, 1)
+	assert.Equal(t, job, res.Timeline.Unjoined[0].TraceID)
 }

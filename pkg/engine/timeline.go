@@ -109,6 +109,17 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 		return nil, err
 	}
 
+	// The trace search reads the app's traces; a trace of the session with
+	// no span of the app (a backend job carrying the session) is found
+	// through the trace IDs of the session's log records.
+	if e.Traces != nil && len(logs) > 0 {
+		more, err := e.backendOnlyTraces(ctx, sessionID, traces, logs, from, to, &ns)
+		if err != nil {
+			return nil, err
+		}
+		traces = append(traces, more...)
+	}
+
 	// Backend log records that lack session.id still belong to the session
 	// through their trace ID.
 	if e.Logs != nil && len(traces) > 0 {
@@ -142,12 +153,14 @@ func logWarnings(ns *notices, warnings []string) {
 	}
 }
 
-// sessionTraces searches the session's traces and completes the ones the
-// store returned only in part.
+// sessionTraces searches the session's traces that hold a span of the app
+// (AppOnly: a store that searches service by service asks only the app's
+// services, so the cost does not grow with the services the store knows)
+// and completes the ones the store returned only in part.
 func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to time.Time, ns *notices) ([]telemetry.Trace, error) {
 	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{
 		Attributes: []telemetry.KV{{Key: schema.AttrSessionID, Value: sessionID}},
-		Start:      from, End: to, Limit: e.Limits.TracesPerSession,
+		Start:      from, End: to, Limit: e.Limits.TracesPerSession, AppOnly: true,
 	})
 	if err != nil {
 		return nil, err
@@ -157,6 +170,71 @@ func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to t
 		ns.query("traces capped at %d for this session; narrow the time range to see the rest", e.Limits.TracesPerSession)
 	}
 	return e.complete(ctx, sr, from, to, len(sr.Traces), ns)
+}
+
+// backendOnlyTraces fetches, by ID, the traces the session's log records
+// name that the search did not return (each once, up to the session's trace
+// cap), and keeps those with a span of the session: the traces a search on
+// session.id over every service would have found besides the app's.
+func (e *Engine) backendOnlyTraces(ctx context.Context, sessionID string, have []telemetry.Trace, logs []telemetry.LogRecord, from, to time.Time, ns *notices) ([]telemetry.Trace, error) {
+	seen := make(map[string]bool, len(have)+len(logs))
+	for _, t := range have {
+		seen[t.TraceID] = true
+	}
+	var ids []string
+	for _, l := range logs {
+		if l.TraceID != "" && !seen[l.TraceID] {
+			seen[l.TraceID] = true
+			ids = append(ids, l.TraceID)
+		}
+	}
+	if room := e.Limits.TracesPerSession - len(have); len(ids) > room {
+		ns.query("%d more traces named by the session's log records; the first %d are read", len(ids), max(room, 0))
+		ids = ids[:max(room, 0)]
+	}
+	found := make([]*telemetry.Trace, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.Limits.FetchConcurrency)
+	for i, id := range ids {
+		safego.Go(g, func() error {
+			t, err := e.Traces.Trace(gctx, id, from, to)
+			switch {
+			case errors.Is(err, stores.ErrNotFound):
+				// A record may name a trace the store never kept.
+			case err != nil:
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				ns.store(roleTraces, "trace %s named by a log record of the session: %v", id, err)
+			case hasSessionSpan(t, sessionID):
+				if t.Partial {
+					ns.store(roleTraces, "trace %s is partial: %s", id, t.Notice)
+				}
+				found[i] = t
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []telemetry.Trace
+	for _, t := range found {
+		if t != nil {
+			out = append(out, *t)
+		}
+	}
+	return out, nil
+}
+
+// hasSessionSpan tells whether a span of the trace carries the session.
+func hasSessionSpan(t *telemetry.Trace, sessionID string) bool {
+	for i := range t.Spans {
+		if t.Spans[i].Attr(schema.AttrSessionID) == sessionID {
+			return true
+		}
+	}
+	return false
 }
 
 // complete returns the search's traces whole: a store that returns only the
