@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -129,12 +130,18 @@ func BenchmarkJoinAndFrames(b *testing.B) {
 			}
 			b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 			// The whole query's work: the join and all three frames.
-			b.ReportMetric(float64(testing.AllocsPerRun(1, func() {
+			all := func() {
 				tl := correlation.BuildTimeline(correlation.Input{SessionID: sid, Traces: traces, Logs: logs})
 				_ = frames.Timeline(tl)
 				_ = frames.Waterfall(tl)
 				_ = frames.Logs(tl)
-			}))/float64(spans), "allocs/span")
+			}
+			b.ReportMetric(testing.AllocsPerRun(1, all)/float64(spans), "allocs/span")
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			all()
+			runtime.ReadMemStats(&m1)
+			b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/float64(spans), "B/span")
 		})
 	}
 }

@@ -27,11 +27,34 @@ var jsonSafe = func() (t [256]bool) {
 	return t
 }()
 
+// Eight bytes at a time: a word needs a closer look when a byte of it is
+// below 0x20, at or above 0x80, or one of " \ < > &.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+func hasZeroByte(w uint64) bool { return (w-lsb)&^w&msb != 0 }
+
+func plainWord(s string) bool {
+	w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	return w&msb == 0 && (w-0x20*lsb)&^w&msb == 0 &&
+		!hasZeroByte(w^('"'*lsb)) && !hasZeroByte(w^('\\'*lsb)) &&
+		!hasZeroByte(w^('<'*lsb)) && !hasZeroByte(w^('>'*lsb)) && !hasZeroByte(w^('&'*lsb))
+}
+
 // appendJSONString appends s as a JSON string literal.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i+8 <= len(s) && plainWord(s[i:i+8]) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if jsonSafe[c] {
 			i++
@@ -48,6 +71,10 @@ func appendJSONString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}

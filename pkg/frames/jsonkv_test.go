@@ -13,7 +13,7 @@ import (
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
-var jsonSamples = []string{"", "plain", `quo"te`, `back\slash`, "new\nline\r\t", "ctl\x01\x1f", "<html>&amp;", "unicode ✓ 世界",
+var jsonSamples = []string{"", "plain", `quo"te`, `back\slash`, "new\nline\r\t", "ctl\x01\x1f", "\b\f", "<html>&amp;", "unicode ✓ 世界",
 	"bad utf8 \xff\xfe", "\u2028\u2029", "emoji 🚀", "\x7f del"}
 
 var floatSamples = []float64{0, 1, -1, 1.5, 1.7e12 + 0.25, 1e20, 1e21, 1e-6, 1e-7, 123456789.123, -4.5e-9, math.MaxFloat64, math.SmallestNonzeroFloat64}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,4 +208,25 @@ func TestAppOnlySearchAsksOnlyTheAppsServices(t *testing.T) {
 	_, err = st.SearchTraces(context.Background(), q)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"probe-app": 4, "svc-b": 1, "idle": 1}, searches, "without AppOnly every service is searched")
+}
+
+// A tag value decodes to what unmarshalling its JSON into a string gives,
+// or, for a value that is not a string, to its JSON text.
+func FuzzTagValue(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"esc\"aped\\n"`, `"\u00e9"`, "\"bad \xff utf8\"", `12.5`, `true`, `null`, ` 7 `, `"ctl` + "\x01" + `"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var v tagValue
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			return // not JSON at all
+		}
+		var want string
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			want = strings.TrimSpace(raw)
+		}
+		if string(v) != want {
+			t.Fatalf("%q: got %q want %q", raw, v, want)
+		}
+	})
 }
