@@ -37,8 +37,7 @@ type waterfallColumns struct {
 	// resources remembers the last resources' cells: spans of one
 	// service share one resource list, and so one serviceTags cell.
 	resources [4]struct {
-		first *telemetry.KV
-		n     int
+		attrs telemetry.Attrs
 		cell  json.RawMessage
 	}
 	nextResource int
@@ -287,24 +286,38 @@ func (c *waterfallColumns) spanLogs(tl *correlation.Timeline, s *telemetry.Span,
 }
 
 // resourceCell is a span's resource as the trace panel's serviceTags,
-// shared by the spans that share the resource list.
+// shared by the spans with the same resource (the same list, or an equal
+// one: a service's spans repeat its resource).
 func (c *waterfallColumns) resourceCell(res telemetry.Attrs) json.RawMessage {
-	if len(res) > 0 {
-		for i := range c.resources {
-			if r := &c.resources[i]; r.first == &res[0] && r.n == len(res) {
-				return r.cell
-			}
+	for i := range c.resources {
+		if r := &c.resources[i]; r.cell != nil && sameAttrs(r.attrs, res) {
+			return r.cell
 		}
 	}
 	b := append(c.cells.begin(), '[')
 	b = appendKVs(b, res, false)
 	cell := c.cells.end(append(b, ']'))
-	if len(res) > 0 {
-		r := &c.resources[c.nextResource%len(c.resources)]
-		r.first, r.n, r.cell = &res[0], len(res), cell
-		c.nextResource++
-	}
+	r := &c.resources[c.nextResource%len(c.resources)]
+	r.attrs, r.cell = res, cell
+	c.nextResource++
 	return cell
+}
+
+// sameAttrs tells equal attribute lists apart cheaply: the same list, or
+// the same keys and values in the same order.
+func sameAttrs(a, b telemetry.Attrs) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // appendTimelineLog appends a log record as a span log of the trace panel.
