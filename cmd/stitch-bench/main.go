@@ -26,13 +26,28 @@ var pairs = []struct{ name, subject, reference, target string }{
 	{"manual way (search, each trace, logs per trace, sequential) vs the plugin", "BenchmarkSessionTimeline/manual", "BenchmarkSessionTimeline/plugin", "≥ 3×"},
 	{"sessions query, 10³ vs 10² sessions in the store", "BenchmarkSessionsGrowth/sessions=1000", "BenchmarkSessionsGrowth/sessions=100", "growth, reported"},
 	{"sessions query, 10⁴ vs 10³ sessions in the store", "BenchmarkSessionsGrowth/sessions=10000", "BenchmarkSessionsGrowth/sessions=1000", "bounded (≤ 1000 traces read per service)"},
+	{"sessionTimeline, 300 vs 10 services in the trace store", "BenchmarkSessionServices/services=300", "BenchmarkSessionServices/services=10", "≈ 1× (independent of services)"},
+}
+
+// figures are single measurements worth a line of their own.
+var figures = []struct{ name, bench, metric, target string }{
+	{"join + all three frames, 10^4 spans: spans/s", "BenchmarkJoinAndFrames/spans=10000", "spans/s", "≥ 10⁶ per core"},
+	{"join + all three frames, 10^4 spans: allocations per span", "BenchmarkJoinAndFrames/spans=10000", "allocs/span", "≤ 2"},
+	{"join + all three frames, 10^4 spans: bytes per span", "BenchmarkJoinAndFrames/spans=10000", "B/span", "reported"},
+	{"join + all three frames, 10^5 spans: spans/s", "BenchmarkJoinAndFrames/spans=100000", "spans/s", "flat per span"},
+	{"join + all three frames, 10^5 spans: allocations per span", "BenchmarkJoinAndFrames/spans=100000", "allocs/span", "≤ 2"},
+	{"sessionTimeline of a 10^4-span session: peak heap (bytes)", "BenchmarkSessionPeakHeap", "peak-heap-B", "reported"},
+	{"sessionTimeline of a 10^4-span session: response (Arrow bytes)", "BenchmarkSessionPeakHeap", "response-B", "reported"},
+	{"sessionTimeline of a 10^4-span session: peak heap / response", "BenchmarkSessionPeakHeap", "peak/response", "≤ 2×"},
+	{"sessionTimeline of a 10^4-span session: peak heap up to the handler's return / response", "BenchmarkSessionPeakHeap", "handler-peak/response", "≤ 2×"},
 }
 
 // runs are the benchmark commands; the integration one starts (or reuses)
 // the real stack and sends a small demo world first.
 var runs = [][]string{
 	{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "BENCHTIME", "./pkg/correlation/"},
-	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionTimeline|SessionsGrowth", "-benchtime", "20x", "-timeout", "30m", "./test/integration/"},
+	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionTimeline|SessionsGrowth|SessionServices", "-benchtime", "20x", "-timeout", "30m", "./test/integration/"},
+	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionPeakHeap", "-benchtime", "5x", "-timeout", "30m", "./test/integration/"},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
@@ -97,6 +112,14 @@ func main() {
 			continue
 		}
 		fmt.Fprintf(&md, "| %s | %.0f | %.0f | %.2f× | %s |\n", p.name, s["ns/op"], r["ns/op"], s["ns/op"]/r["ns/op"], p.target)
+	}
+	md.WriteString("\n| figure | value | target |\n| --- | ---: | --- |\n")
+	for _, f := range figures {
+		if v, ok := metrics[f.bench][f.metric]; ok {
+			fmt.Fprintf(&md, "| %s | %.4g | %s |\n", f.name, v, f.target)
+		} else {
+			fmt.Fprintf(&md, "| %s | missing | %s |\n", f.name, f.target)
+		}
 	}
 	md.WriteString("\n| benchmark | metric | value |\n| --- | --- | ---: |\n")
 	names := make([]string, 0, len(metrics))

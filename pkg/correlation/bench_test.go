@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -128,10 +129,19 @@ func BenchmarkJoinAndFrames(b *testing.B) {
 				_ = frames.Logs(tl)
 			}
 			b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
-			b.ReportMetric(float64(testing.AllocsPerRun(1, func() {
+			// The whole query's work: the join and all three frames.
+			all := func() {
 				tl := correlation.BuildTimeline(correlation.Input{SessionID: sid, Traces: traces, Logs: logs})
+				_ = frames.Timeline(tl)
 				_ = frames.Waterfall(tl)
-			}))/float64(spans), "allocs/span")
+				_ = frames.Logs(tl)
+			}
+			b.ReportMetric(testing.AllocsPerRun(1, all)/float64(spans), "allocs/span")
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			all()
+			runtime.ReadMemStats(&m1)
+			b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/float64(spans), "B/span")
 		})
 	}
 }

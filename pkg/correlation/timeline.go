@@ -91,8 +91,14 @@ type Timeline struct {
 	Backend []*telemetry.Span
 	// Logs are the session's log records in time order (backend clock).
 	Logs []TimelineLog
-	// LogsBySpan indexes Logs by the span they belong to.
-	LogsBySpan map[SpanRef][]int
+	// Unjoined are the backend spans of Backend that joined no request
+	// (e.g. a background job carrying the session), in start order.
+	Unjoined []*telemetry.Span
+
+	// index, logStart and logIdx place each span's log records (see
+	// LogsOf).
+	index            *Index
+	logStart, logIdx []int32
 
 	// Attributes of the app and device, from the device spans' resource.
 	App AppInfo
@@ -100,7 +106,8 @@ type Timeline struct {
 
 // TimelineLog is one log record of the session, placed on the timeline.
 type TimelineLog struct {
-	telemetry.LogRecord
+	// The record as the store returned it, shared, not copied.
+	*telemetry.LogRecord
 	// At is the record's time on the backend clock.
 	At time.Time
 	// Layer is LayerLifecycle for the schema's session and app lifecycle
@@ -123,18 +130,20 @@ type Input struct {
 // BuildTimeline joins one session's spans and logs.
 func BuildTimeline(in Input) *Timeline {
 	x := NewIndex(in.Traces)
-	t := &Timeline{SessionID: in.SessionID, LogsBySpan: make(map[SpanRef][]int, len(in.Logs))}
+	t := &Timeline{SessionID: in.SessionID, Backend: make([]*telemetry.Span, 0, len(x.spans))}
 	ofSession := func(s *telemetry.Span) bool {
 		// Spans that name another session never join this one, even when
 		// a store returns them in the same trace.
 		sid := s.Attr(schema.AttrSessionID)
 		return sid == "" || sid == in.SessionID
 	}
-	for _, s := range x.Spans() {
+	inSession := make([]bool, len(x.spans))
+	for p, s := range x.spans {
 		if !ofSession(s) {
 			continue
 		}
-		if !IsDeviceSpan(s) {
+		inSession[p] = true
+		if !x.device[p] {
 			t.Backend = append(t.Backend, s)
 			continue
 		}
@@ -148,35 +157,80 @@ func BuildTimeline(in Input) *Timeline {
 			t.OtherDevice = append(t.OtherDevice, s)
 		}
 	}
-	for _, r := range x.Requests() {
+	// Every request's backend spans are slices of one list, walked once:
+	// a span joins the first request that reaches it.
+	walk := subtreeWalk{x: x, seen: make([]bool, len(x.spans))}
+	joined := make([]*telemetry.Span, 0, len(t.Backend))
+	t.Requests = make([]*Request, 0, len(x.requests))
+	for _, r := range x.requests {
+		// The index is this timeline's own: its requests are completed in
+		// place.
 		if !ofSession(r.Client) {
 			continue
 		}
-		r := *r
 		if r.ServerRoot != nil {
-			r.Backend = x.Subtree(r.ServerRoot)
+			from := len(joined)
+			joined = walk.appendSubtree(joined, x.place(r.ServerRoot))
+			r.Backend = joined[from:len(joined):len(joined)]
 		} else {
 			r.MissingReason = missingReason(r.Client)
 		}
-		t.Requests = append(t.Requests, &r)
+		t.Requests = append(t.Requests, r)
+	}
+	for _, s := range t.Backend {
+		if !walk.seen[x.place(s)] {
+			t.Unjoined = append(t.Unjoined, s)
+		}
 	}
 	off := x.Offset(in.SessionID)
 	t.ClockOffset, t.OffsetSamples = off.Offset, off.Samples
 
+	// Logs in backend-clock order, ties in the order the stores returned
+	// them; sorted as small keys, then placed once.
+	keys := sortByTime(len(in.Logs), func(i int) time.Time { return AlignedLogTime(&in.Logs[i], t.ClockOffset) })
 	t.Logs = make([]TimelineLog, len(in.Logs))
-	for i := range in.Logs {
-		l := &in.Logs[i]
-		t.Logs[i] = TimelineLog{LogRecord: *l, At: AlignedLogTime(l, t.ClockOffset), Layer: logLayer(l)}
-	}
-	sort.SliceStable(t.Logs, func(i, j int) bool { return t.Logs[i].At.Before(t.Logs[j].At) })
-	for i, l := range t.Logs {
+	// Each span's log records: counted by span place, then placed (a
+	// counting sort), so the waterfall reads them without a map.
+	logSpan := make([]int32, len(in.Logs))
+	t.logStart = make([]int32, len(x.spans)+1)
+	for k, key := range keys {
+		l := &in.Logs[key.i]
+		t.Logs[k] = TimelineLog{LogRecord: l, At: AlignedLogTime(l, t.ClockOffset), Layer: logLayer(l)}
+		logSpan[k] = -1
 		if l.TraceID != "" && l.SpanID != "" {
-			ref := SpanRef{l.TraceID, l.SpanID}
-			t.LogsBySpan[ref] = append(t.LogsBySpan[ref], i)
+			if p := x.placeOf(SpanRef{l.TraceID, l.SpanID}); p >= 0 {
+				logSpan[k] = p
+				t.logStart[p+1]++
+			}
 		}
 	}
-	t.bounds(x.Spans(), ofSession)
+	for i := 1; i < len(t.logStart); i++ {
+		t.logStart[i] += t.logStart[i-1]
+	}
+	t.logIdx = make([]int32, t.logStart[len(x.spans)])
+	fill := make([]int32, len(x.spans))
+	copy(fill, t.logStart)
+	for k, p := range logSpan {
+		if p >= 0 {
+			t.logIdx[fill[p]] = int32(k)
+			fill[p]++
+		}
+	}
+	t.index = x
+	t.bounds(x, inSession)
 	return t
+}
+
+// LogsOf are the indexes in Logs of a span's log records, in time order.
+func (t *Timeline) LogsOf(s *telemetry.Span) []int32 {
+	if t.index == nil {
+		return nil
+	}
+	p := t.index.place(s)
+	if p < 0 {
+		return nil
+	}
+	return t.logIdx[t.logStart[p]:t.logStart[p+1]:t.logStart[p+1]]
 }
 
 // logLayer tells the schema's lifecycle events (by body or event.name) from
@@ -234,12 +288,15 @@ func (t *Timeline) Aligned(s *telemetry.Span) time.Time {
 	return s.Start
 }
 
-func (t *Timeline) bounds(spans []*telemetry.Span, ofSession func(*telemetry.Span) bool) {
-	for _, s := range spans {
-		if !ofSession(s) {
+func (t *Timeline) bounds(x *Index, inSession []bool) {
+	for p, s := range x.spans {
+		if !inSession[p] {
 			continue
 		}
-		start := t.Aligned(s)
+		start := s.Start
+		if x.device[p] {
+			start = start.Add(-t.ClockOffset)
+		}
 		end := start.Add(s.Duration)
 		if t.Start.IsZero() || start.Before(t.Start) {
 			t.Start = start

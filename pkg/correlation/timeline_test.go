@@ -85,7 +85,7 @@ func TestBuildTimelineJoinsRequestsToBackend(t *testing.T) {
 	assert.Len(t, tl.Backend, 2, "deduplicated across repeated traces")
 	assert.Equal(t, "4.2.0", tl.App.Version)
 	assert.Equal(t, "iPhone15,2", tl.App.DeviceModel)
-	idx := tl.LogsBySpan[SpanRef{hex(1, 32), hex(13, 16)}]
+	idx := tl.LogsOf(&telemetry.Span{TraceID: hex(1, 32), SpanID: hex(13, 16)})
 	require.Len(t, idx, 1)
 	assert.Equal(t, "boom", tl.Logs[idx[0]].Body)
 	// Logs are in backend-clock order: the device's session.start, stamped

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,22 +87,32 @@ func TestSessionTimelineRefusesABadSessionID(t *testing.T) {
 	require.Error(t, err)
 }
 
-// laggingSearchStore's search has not caught up with some traces (Tempo
-// makes future-stamped device spans searchable only later); trace by ID
-// finds them at once.
-type laggingSearchStore struct {
-	searchable, byID map[string]telemetry.Trace
+// appOnlyStore answers an app-only search with the app's traces only, as
+// Jaeger does when it searches the app's services, and whole traces by ID.
+type appOnlyStore struct {
+	app, byID map[string]telemetry.Trace
+	mu        sync.Mutex
+	fetched   map[string]int
+	appOnly   []bool
 }
 
-func (s *laggingSearchStore) CheckHealth(context.Context) (string, error) { return "", nil }
-func (s *laggingSearchStore) SearchTraces(context.Context, stores.TraceSearch) (stores.TraceSearchResult, error) {
+func (s *appOnlyStore) CheckHealth(context.Context) (string, error) { return "", nil }
+
+func (s *appOnlyStore) SearchTraces(_ context.Context, q stores.TraceSearch) (stores.TraceSearchResult, error) {
+	s.mu.Lock()
+	s.appOnly = append(s.appOnly, q.AppOnly)
+	s.mu.Unlock()
 	var out []telemetry.Trace
-	for _, t := range s.searchable {
+	for _, t := range s.app {
 		out = append(out, t)
 	}
 	return stores.TraceSearchResult{Traces: out, Complete: true}, nil
 }
-func (s *laggingSearchStore) Trace(_ context.Context, id string, _, _ time.Time) (*telemetry.Trace, error) {
+
+func (s *appOnlyStore) Trace(_ context.Context, id string, _, _ time.Time) (*telemetry.Trace, error) {
+	s.mu.Lock()
+	s.fetched[id]++
+	s.mu.Unlock()
 	t, ok := s.byID[id]
 	if !ok {
 		return nil, stores.ErrNotFound
@@ -109,26 +120,64 @@ func (s *laggingSearchStore) Trace(_ context.Context, id string, _, _ time.Time)
 	return &t, nil
 }
 
-type sessionLogs []telemetry.LogRecord
+type recordedLogs struct{ bySession []telemetry.LogRecord }
 
-func (l sessionLogs) CheckHealth(context.Context) (string, error) { return "", nil }
-func (l sessionLogs) SearchLogs(_ context.Context, q stores.LogSearch) (stores.LogSearchResult, error) {
+func (recordedLogs) CheckHealth(context.Context) (string, error) { return "", nil }
+
+func (l recordedLogs) SearchLogs(_ context.Context, q stores.LogSearch) (stores.LogSearchResult, error) {
 	if q.SessionID != "" {
-		return stores.LogSearchResult{Records: l}, nil
+		return stores.LogSearchResult{Records: l.bySession}, nil
 	}
 	return stores.LogSearchResult{}, nil
 }
 
+// A trace of the session with no span of the app (a backend job carrying
+// the session) is found through a log record's trace ID; each named trace
+// is fetched once, traces the search returned are not fetched again, and a
+// named trace without the session stays out.
+func TestSessionTimelineFindsBackendOnlyTracesThroughLogs(t *testing.T) {
+	app, job, other := "0000000000000000000000000000000a", "0000000000000000000000000000000b", "0000000000000000000000000000000c"
+	jobTrace := telemetry.Trace{TraceID: job, Spans: []telemetry.Span{{TraceID: job, SpanID: "00000000000000b1", Service: "worker", Kind: telemetry.KindServer,
+		Start: t0, Duration: time.Second, Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: sid}}}}}
+	otherTrace := telemetry.Trace{TraceID: other, Spans: []telemetry.Span{{TraceID: other, SpanID: "00000000000000c1", Service: "worker", Start: t0, Duration: time.Second}}}
+	store := &appOnlyStore{app: map[string]telemetry.Trace{app: fullTrace(app)}, byID: map[string]telemetry.Trace{job: jobTrace, other: otherTrace}, fetched: map[string]int{}}
+	logs := recordedLogs{bySession: []telemetry.LogRecord{
+		{Time: t0, TraceID: app, SpanID: "00000000000000a2", Body: "in the app's trace"},
+		{Time: t0, TraceID: job, SpanID: "00000000000000b1", Body: "job"},
+		{Time: t0, TraceID: job, SpanID: "00000000000000b1", Body: "job again"},
+		{Time: t0, TraceID: other, Body: "names a trace without the session"},
+		{Time: t0, TraceID: "0000000000000000000000000000000d", Body: "names a trace the store never kept"},
+	}}
+	e := &Engine{Traces: store, Logs: logs, Limits: DefaultLimits}
+	res, err := e.SessionTimeline(context.Background(), sid, t0.Add(-time.Hour), t0.Add(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true}, store.appOnly, "one app-only search")
+	assert.Equal(t, map[string]int{job: 1, other: 1, "0000000000000000000000000000000d": 1}, store.fetched)
+	assert.Empty(t, res.Notices)
+	var services []string
+	for _, s := range res.Timeline.Backend {
+		services = append(services, s.Service+"/"+s.TraceID)
+	}
+	assert.ElementsMatch(t, []string{"/" + app, "worker/" + job}, services)
+	require.Len(t, res.Timeline.Unjoined, 1)
+	assert.Equal(t, job, res.Timeline.Unjoined[0].TraceID)
+}
+
+// A store's search can lag its trace by ID (Tempo makes device spans
+// stamped minutes ahead searchable only later): a trace the session's logs
+// name joins the timeline all the same, and the session's trace cap says
+// what it left out.
 func TestTimelineLooksUpTracesItsLogsNameButTheSearchMissed(t *testing.T) {
 	searched, fresh, unknown := "0000000000000000000000000000000d", "0000000000000000000000000000000e", "0000000000000000000000000000000f"
-	store := &laggingSearchStore{
-		searchable: map[string]telemetry.Trace{searched: fullTrace(searched)},
-		byID:       map[string]telemetry.Trace{searched: fullTrace(searched), fresh: fullTrace(fresh)},
+	store := &appOnlyStore{
+		app:     map[string]telemetry.Trace{searched: fullTrace(searched)},
+		byID:    map[string]telemetry.Trace{searched: fullTrace(searched), fresh: fullTrace(fresh)},
+		fetched: map[string]int{},
 	}
-	logs := sessionLogs{
+	logs := recordedLogs{bySession: []telemetry.LogRecord{
 		{Time: t0, TraceID: fresh, SpanID: "00000000000000a1", Body: "request sent", Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: sid}}},
 		{Time: t0, TraceID: unknown, SpanID: "00000000000000a1", Body: "sampled out", Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: sid}}},
-	}
+	}}
 	e := &Engine{Traces: store, Logs: logs, Limits: DefaultLimits}
 	res, err := e.SessionTimeline(context.Background(), sid, t0.Add(-time.Hour), t0.Add(time.Hour))
 	require.NoError(t, err)
@@ -143,5 +192,5 @@ func TestTimelineLooksUpTracesItsLogsNameButTheSearchMissed(t *testing.T) {
 	res, err = e.SessionTimeline(context.Background(), sid, t0.Add(-time.Hour), t0.Add(time.Hour))
 	require.NoError(t, err)
 	require.Len(t, res.Notices, 1, "the cap says what it left out")
-	assert.Contains(t, res.Notices[0].Text, "2 more traces named by the session's logs were not read")
+	assert.Contains(t, res.Notices[0].Text, "2 more traces named by the session's log records were not read")
 }

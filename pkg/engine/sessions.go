@@ -254,9 +254,12 @@ func (e *Engine) ErrorCascades(ctx context.Context, q query.ErrorCascades, from,
 }
 
 // sessionSearch is a search for traces carrying a session (and the exact
-// attribute matches given) in [from, to], bounded as the sessions list.
+// attribute matches given) in [from, to], bounded as the sessions list. The
+// lists and analytics read sessions from the app's spans (a backend span
+// counts through the trace it shares with a client span), so only traces
+// holding a span of the app are needed (AppOnly).
 func sessionSearch(from, to time.Time, attrs []telemetry.KV) stores.TraceSearch {
-	return stores.TraceSearch{Attributes: attrs, Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList}
+	return stores.TraceSearch{Attributes: attrs, Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList, AppOnly: true}
 }
 
 // appTraces runs a bounded trace search, notes what it cut or lost, and

@@ -110,15 +110,16 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 	}
 
 	// Traces the session's log records name but the search did not return:
-	// a trace store's search can lag its trace-by-ID lookup (Tempo makes
-	// spans stamped minutes ahead by a device clock searchable only later)
-	// or cut its result; looking them up by ID fills the gap.
-	if e.Traces != nil {
-		found, err := e.tracesNamedByLogs(ctx, traces, logs, from, to, &ns)
+	// a trace of the session with no span of the app (a backend job carrying
+	// the session; the search reads the app's traces), or one the store's
+	// search has not caught up with (Tempo makes spans stamped minutes ahead
+	// by a device clock searchable only later, while trace by ID finds them).
+	if e.Traces != nil && len(logs) > 0 {
+		more, err := e.tracesNamedByLogs(ctx, sessionID, traces, logs, from, to, &ns)
 		if err != nil {
 			return nil, err
 		}
-		traces = append(traces, found...)
+		traces = append(traces, more...)
 	}
 
 	// Backend log records that lack session.id still belong to the session
@@ -154,12 +155,14 @@ func logWarnings(ns *notices, warnings []string) {
 	}
 }
 
-// sessionTraces searches the session's traces and completes the ones the
-// store returned only in part.
+// sessionTraces searches the session's traces that hold a span of the app
+// (AppOnly: a store that searches service by service asks only the app's
+// services, so the cost does not grow with the services the store knows)
+// and completes the ones the store returned only in part.
 func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to time.Time, ns *notices) ([]telemetry.Trace, error) {
 	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{
 		Attributes: []telemetry.KV{{Key: schema.AttrSessionID, Value: sessionID}},
-		Start:      from, End: to, Limit: e.Limits.TracesPerSession,
+		Start:      from, End: to, Limit: e.Limits.TracesPerSession, AppOnly: true,
 	})
 	if err != nil {
 		return nil, err
@@ -169,6 +172,71 @@ func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to t
 		ns.query("traces capped at %d for this session; narrow the time range to see the rest", e.Limits.TracesPerSession)
 	}
 	return e.complete(ctx, sr, from, to, len(sr.Traces), ns)
+}
+
+// tracesNamedByLogs fetches, by ID, the traces the session's log records
+// name that the search did not return (each once, up to the session's trace
+// cap), and keeps those with a span of the session. An ID the store does not
+// know is no fault: a record may name a trace that was sampled out.
+func (e *Engine) tracesNamedByLogs(ctx context.Context, sessionID string, have []telemetry.Trace, logs []telemetry.LogRecord, from, to time.Time, ns *notices) ([]telemetry.Trace, error) {
+	seen := make(map[string]bool, len(have)+len(logs))
+	for _, t := range have {
+		seen[t.TraceID] = true
+	}
+	var ids []string
+	for _, l := range logs {
+		if schema.ValidTraceID(l.TraceID) == nil && !seen[l.TraceID] {
+			seen[l.TraceID] = true
+			ids = append(ids, l.TraceID)
+		}
+	}
+	if room := e.Limits.TracesPerSession - len(have); len(ids) > room {
+		ns.query("%d more traces named by the session's log records were not read (traces capped at %d for this session)", len(ids)-max(room, 0), e.Limits.TracesPerSession)
+		ids = ids[:max(room, 0)]
+	}
+	found := make([]*telemetry.Trace, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.Limits.FetchConcurrency)
+	for i, id := range ids {
+		safego.Go(g, func() error {
+			t, err := e.Traces.Trace(gctx, id, from, to)
+			switch {
+			case errors.Is(err, stores.ErrNotFound):
+				// A record may name a trace the store never kept.
+			case err != nil:
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				ns.store(roleTraces, "trace %s named by a log record of the session: %v", id, err)
+			case hasSessionSpan(t, sessionID):
+				if t.Partial {
+					ns.store(roleTraces, "trace %s is partial: %s", id, t.Notice)
+				}
+				found[i] = t
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []telemetry.Trace
+	for _, t := range found {
+		if t != nil {
+			out = append(out, *t)
+		}
+	}
+	return out, nil
+}
+
+// hasSessionSpan tells whether a span of the trace carries the session.
+func hasSessionSpan(t *telemetry.Trace, sessionID string) bool {
+	for i := range t.Spans {
+		if t.Spans[i].Attr(schema.AttrSessionID) == sessionID {
+			return true
+		}
+	}
+	return false
 }
 
 // complete returns the search's traces whole: a store that returns only the
@@ -205,63 +273,6 @@ func (e *Engine) complete(ctx context.Context, sr stores.TraceSearchResult, from
 		})
 	}
 	return out, g.Wait()
-}
-
-// tracesNamedByLogs fetches by ID the traces that log records name and the
-// search did not return, as many as the session's trace limit leaves room
-// for. An ID the store does not know is no fault: a log may name a trace
-// that was sampled out.
-func (e *Engine) tracesNamedByLogs(ctx context.Context, have []telemetry.Trace, logs []telemetry.LogRecord, from, to time.Time, ns *notices) ([]telemetry.Trace, error) {
-	known := make(map[string]bool, len(have))
-	for _, t := range have {
-		known[t.TraceID] = true
-	}
-	var ids []string
-	for _, l := range logs {
-		if schema.ValidTraceID(l.TraceID) != nil || known[l.TraceID] {
-			continue
-		}
-		known[l.TraceID] = true
-		ids = append(ids, l.TraceID)
-	}
-	room := e.Limits.TracesPerSession - len(have)
-	if len(ids) > room {
-		ns.query("%d more traces named by the session's logs were not read (traces capped at %d for this session)", len(ids)-max(room, 0), e.Limits.TracesPerSession)
-		ids = ids[:max(room, 0)]
-	}
-	out := make([]*telemetry.Trace, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.Limits.FetchConcurrency)
-	for i, id := range ids {
-		safego.Go(g, func() error {
-			t, err := e.Traces.Trace(gctx, id, from, to)
-			switch {
-			case errors.Is(err, stores.ErrNotFound):
-				return nil
-			case err != nil:
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				ns.store(roleTraces, "trace %s, named by the session's logs: %v", id, err)
-				return nil
-			}
-			if t.Partial {
-				ns.store(roleTraces, "trace %s is partial: %s", id, t.Notice)
-			}
-			out[i] = t
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	var found []telemetry.Trace
-	for _, t := range out {
-		if t != nil && len(t.Spans) > 0 {
-			found = append(found, *t)
-		}
-	}
-	return found, nil
 }
 
 // traceWarnings records a trace store's partial failures.

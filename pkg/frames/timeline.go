@@ -1,8 +1,9 @@
 package frames
 
 import (
+	"cmp"
 	"encoding/json"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,124 +14,252 @@ import (
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
-type timelineRow struct {
-	time                                         time.Time
-	durationMs                                   float64
-	layer                                        correlation.Layer
-	service, name, traceID, spanID, parentSpanID string
-	status                                       string
-	statusCode                                   *int64
-	severity, body                               string
-	attributes                                   json.RawMessage
+// The timeline's rows come from six lists; a row is named by its list and
+// its index there, so the rows are sorted as small keys and the columns are
+// filled once, in the sorted order.
+const (
+	srcAction uint32 = iota << 28
+	srcOther
+	srcClient
+	srcNetwork
+	srcBackend
+	srcLog
+	srcMask = 0xf << 28
+)
+
+// rowKey orders the timeline's rows: by time, then by the order the rows
+// are listed in (ord), which makes the order total and the sort stable.
+type rowKey struct {
+	sec  int64
+	nsec int32
+	ord  int32
+}
+
+func rowKeyOf(t time.Time, ord int) rowKey {
+	return rowKey{sec: t.Unix(), nsec: int32(t.Nanosecond()), ord: int32(ord)}
+}
+
+func (a rowKey) cmp(b rowKey) int {
+	if c := cmp.Compare(a.sec, b.sec); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.nsec, b.nsec); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ord, b.ord)
+}
+
+// orderRows puts the rows in time order, ties in list order (a stable sort
+// by time). The join hands over each list in time order, so the rows are
+// a few sorted runs (ends at runEnds) and merging them is linear; a list
+// out of order falls back to sorting.
+func orderRows(keys []rowKey, runEnds []int) []rowKey {
+	start := 0
+	for _, end := range runEnds {
+		for i := start + 1; i < end; i++ {
+			if keys[i-1].cmp(keys[i]) > 0 {
+				slices.SortFunc(keys, rowKey.cmp)
+				return keys
+			}
+		}
+		start = end
+	}
+	heads := make([]int, len(runEnds))
+	for r := range runEnds {
+		if r > 0 {
+			heads[r] = runEnds[r-1]
+		}
+	}
+	out := make([]rowKey, len(keys))
+	for k := range out {
+		best := -1
+		for r, h := range heads {
+			if h < runEnds[r] && (best < 0 || keys[h].cmp(keys[heads[best]]) < 0) {
+				best = r
+			}
+		}
+		out[k] = keys[heads[best]]
+		heads[best]++
+	}
+	return out
 }
 
 // Timeline builds the session as a table, one row per item in time order
 // (backend clock): actions, client requests, the network share of each,
 // backend spans, log records and lifecycle events.
 func Timeline(tl *correlation.Timeline) *data.Frame {
-	rows := make([]timelineRow, 0, len(tl.Actions)+len(tl.OtherDevice)+2*len(tl.Requests)+len(tl.Backend)+len(tl.Logs))
-	spanRow := func(layer correlation.Layer, s *telemetry.Span) timelineRow {
-		r := timelineRow{
-			time: tl.Aligned(s), durationMs: durMs(s.Duration), layer: layer, service: s.Service, name: s.Name,
-			traceID: s.TraceID, spanID: s.SpanID, parentSpanID: s.ParentSpanID, status: statusText(s.StatusCode),
-			attributes: attrsJSON(s.Attributes),
-		}
-		if code, err := strconv.ParseInt(s.Attr(schema.AttrHTTPResponseStatusCode), 10, 64); err == nil {
-			r.statusCode = &code
-		}
-		return r
-	}
-	for _, a := range tl.Actions {
-		rows = append(rows, spanRow(correlation.LayerAction, a))
-	}
-	for _, s := range tl.OtherDevice {
-		rows = append(rows, spanRow(correlation.LayerAction, s))
-	}
+	n := len(tl.Actions) + len(tl.OtherDevice) + len(tl.Requests) + len(tl.Backend) + len(tl.Logs)
 	for _, r := range tl.Requests {
-		row := spanRow(correlation.LayerClient, r.Client)
-		if r.ServerRoot == nil {
-			row.body = r.MissingReason
-		}
-		rows = append(rows, row)
 		if r.ServerRoot != nil {
-			rows = append(rows, timelineRow{
-				time: tl.Aligned(r.Client), durationMs: durMs(r.NetworkTime()), layer: correlation.LayerNetwork,
-				service: r.Client.Service, name: "network + queueing: " + r.Client.Name, traceID: r.Client.TraceID,
-				spanID: r.Client.SpanID, attributes: json.RawMessage("{}"),
-			})
+			n++
 		}
 	}
-	for _, b := range tl.Backend {
-		rows = append(rows, spanRow(correlation.LayerServer, b))
+	keys := make([]rowKey, 0, n)
+	src := make([]uint32, 0, n)
+	// Each list is already in time order: runs are where each ends.
+	runs := make([]int, 0, 5)
+	add := func(t time.Time, s uint32) {
+		keys = append(keys, rowKeyOf(t, len(src)))
+		src = append(src, s)
 	}
-	for _, l := range tl.Logs {
-		rows = append(rows, timelineRow{
-			time: l.At, layer: l.Layer, service: l.Service, name: l.Body, traceID: l.TraceID, spanID: l.SpanID,
-			severity: l.Severity, body: l.Body, attributes: attrsJSON(l.Attributes),
-		})
+	for i, a := range tl.Actions {
+		add(tl.Aligned(a), srcAction|uint32(i))
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].time.Before(rows[j].time) })
+	runs = append(runs, len(keys))
+	for i, s := range tl.OtherDevice {
+		add(tl.Aligned(s), srcOther|uint32(i))
+	}
+	runs = append(runs, len(keys))
+	// The network rows' names, in one string.
+	var netNames []byte
+	netEnd := make([]int32, len(tl.Requests))
+	for i, r := range tl.Requests {
+		at := tl.Aligned(r.Client)
+		add(at, srcClient|uint32(i))
+		if r.ServerRoot != nil {
+			add(at, srcNetwork|uint32(i))
+			netNames = append(netNames, "network + queueing: "...)
+			netNames = append(netNames, r.Client.Name...)
+		}
+		netEnd[i] = int32(len(netNames))
+	}
+	names := string(netNames)
+	runs = append(runs, len(keys))
+	for i, b := range tl.Backend {
+		add(b.Start, srcBackend|uint32(i))
+	}
+	runs = append(runs, len(keys))
+	for i := range tl.Logs {
+		add(tl.Logs[i].At, srcLog|uint32(i))
+	}
+	runs = append(runs, len(keys))
+	keys = orderRows(keys, runs)
 
-	n := len(rows)
-	var (
-		times                                                    = make([]time.Time, n)
-		durs                                                     = make([]float64, n)
-		layers, services, names, traceIDs, spanIDs, parents, sts = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		codes                                                    = make([]*int64, n)
-		sevs, bodies                                             = make([]string, n), make([]string, n)
-		attrs                                                    = make([]json.RawMessage, n)
-	)
-	for i, r := range rows {
-		times[i], durs[i], layers[i], services[i], names[i] = r.time, r.durationMs, string(r.layer), r.service, r.name
-		traceIDs[i], spanIDs[i], parents[i], sts[i], codes[i] = r.traceID, r.spanID, r.parentSpanID, r.status, r.statusCode
-		sevs[i], bodies[i], attrs[i] = r.severity, r.body, r.attributes
+	timeF, times := column[time.Time]("time", data.FieldTypeTime, n)
+	durF, durs := column[float64]("durationMs", data.FieldTypeFloat64, n)
+	layerF, layers := column[string]("layer", data.FieldTypeString, n)
+	svcF, services := column[string]("service", data.FieldTypeString, n)
+	nameF, rowNames := column[string]("name", data.FieldTypeString, n)
+	traceF, traceIDs := column[string]("traceId", data.FieldTypeString, n)
+	spanF, spanIDs := column[string]("spanId", data.FieldTypeString, n)
+	parentF, parents := column[string]("parentSpanId", data.FieldTypeString, n)
+	stF, sts := column[string]("status", data.FieldTypeString, n)
+	codeF, codes := column[*int64]("statusCode", data.FieldTypeNullableInt64, n)
+	sevF, sevs := column[string]("severity", data.FieldTypeString, n)
+	bodyF, bodies := column[string]("body", data.FieldTypeString, n)
+	attrF, attrs := column[json.RawMessage]("attributes", data.FieldTypeJSON, n)
+	codeValues := make([]int64, 0, n-len(tl.Logs))
+	cells := newCellArena(estimateObjects(tl))
+
+	span := func(k int, layer correlation.Layer, s *telemetry.Span, at time.Time) {
+		times[k], durs[k], layers[k], services[k], rowNames[k] = at, durMs(s.Duration), string(layer), s.Service, s.Name
+		traceIDs[k], spanIDs[k], parents[k], sts[k] = s.TraceID, s.SpanID, s.ParentSpanID, statusText(s.StatusCode)
+		if v := s.Attr(schema.AttrHTTPResponseStatusCode); v != "" {
+			if code, err := strconv.ParseInt(v, 10, 64); err == nil {
+				codeValues = append(codeValues, code)
+				codes[k] = &codeValues[len(codeValues)-1]
+			}
+		}
+		attrs[k] = attrsCell(cells, s.Attributes)
 	}
-	f := data.NewFrame("timeline",
-		data.NewField("time", nil, times),
-		data.NewField("durationMs", nil, durs),
-		data.NewField("layer", nil, layers),
-		data.NewField("service", nil, services),
-		data.NewField("name", nil, names),
-		data.NewField("traceId", nil, traceIDs),
-		data.NewField("spanId", nil, spanIDs),
-		data.NewField("parentSpanId", nil, parents),
-		data.NewField("status", nil, sts),
-		data.NewField("statusCode", nil, codes),
-		data.NewField("severity", nil, sevs),
-		data.NewField("body", nil, bodies),
-		data.NewField("attributes", nil, attrs),
-	)
+	for k, key := range keys {
+		s := src[key.ord]
+		i := int(s &^ srcMask)
+		switch s & srcMask {
+		case srcAction:
+			span(k, correlation.LayerAction, tl.Actions[i], tl.Aligned(tl.Actions[i]))
+		case srcOther:
+			span(k, correlation.LayerAction, tl.OtherDevice[i], tl.Aligned(tl.OtherDevice[i]))
+		case srcClient:
+			r := tl.Requests[i]
+			span(k, correlation.LayerClient, r.Client, tl.Aligned(r.Client))
+			if r.ServerRoot == nil {
+				bodies[k] = r.MissingReason
+			}
+		case srcNetwork:
+			r := tl.Requests[i]
+			from := int32(0)
+			if i > 0 {
+				from = netEnd[i-1]
+			}
+			times[k], durs[k], layers[k], services[k] = tl.Aligned(r.Client), durMs(r.NetworkTime()), string(correlation.LayerNetwork), r.Client.Service
+			rowNames[k], traceIDs[k], spanIDs[k], sts[k] = names[from:netEnd[i]], r.Client.TraceID, r.Client.SpanID, ""
+			attrs[k] = cells.cell("{}")
+		case srcBackend:
+			span(k, correlation.LayerServer, tl.Backend[i], tl.Backend[i].Start)
+		case srcLog:
+			l := &tl.Logs[i]
+			times[k], layers[k], services[k], rowNames[k], traceIDs[k], spanIDs[k] = l.At, string(l.Layer), l.Service, l.Body, l.TraceID, l.SpanID
+			sevs[k], bodies[k] = l.Severity, l.Body
+			attrs[k] = attrsCell(cells, l.Attributes)
+		}
+	}
+	f := data.NewFrame("timeline", timeF, durF, layerF, svcF, nameF, traceF, spanF, parentF, stF, codeF, sevF, bodyF, attrF)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
 	return f
+}
+
+// estimateObjects is about the bytes of the timeline's attribute cells.
+func estimateObjects(tl *correlation.Timeline) int {
+	size := 0
+	spans := func(ss []*telemetry.Span) {
+		for _, s := range ss {
+			size += attrsSize(s.Attributes)
+		}
+	}
+	spans(tl.Actions)
+	spans(tl.OtherDevice)
+	spans(tl.Backend)
+	for _, r := range tl.Requests {
+		size += attrsSize(r.Client.Attributes) + 2
+	}
+	for i := range tl.Logs {
+		size += attrsSize(tl.Logs[i].Attributes)
+	}
+	return size
+}
+
+// attrsSize is the bytes of attributes as an object, unescaped.
+func attrsSize(a telemetry.Attrs) int {
+	size := 2
+	for _, kv := range a {
+		size += len(kv.Key) + len(kv.Value) + 6
+	}
+	return size
+}
+
+// attrsCell is attributes as a flat JSON object.
+func attrsCell(cells *cellArena, a telemetry.Attrs) json.RawMessage {
+	b := append(cells.begin(), '{')
+	b = appendObject(b, a, false)
+	return cells.end(append(b, '}'))
 }
 
 // Logs builds a Grafana logs frame of the session's log records, each with
 // its trace ID (Grafana links it to the trace).
 func Logs(tl *correlation.Timeline) *data.Frame {
 	n := len(tl.Logs)
-	var (
-		times                                     = make([]time.Time, n)
-		bodies, sevs, services, traceIDs, spanIDs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		labels                                    = make([]json.RawMessage, n)
-	)
-	for i, l := range tl.Logs {
-		times[i], bodies[i], sevs[i], services[i], traceIDs[i], spanIDs[i] = l.At, l.Body, l.Severity, l.Service, l.TraceID, l.SpanID
-		keys, values := make([]string, 0, len(l.Attributes)+1), make([]string, 0, len(l.Attributes)+1)
-		keys, values = append(keys, "service.name"), append(values, l.Service)
-		for _, kv := range l.Attributes {
-			keys, values = append(keys, kv.Key), append(values, kv.Value)
-		}
-		labels[i] = objectJSON(keys, values)
+	timeF, times := column[time.Time]("timestamp", data.FieldTypeTime, n)
+	bodyF, bodies := column[string]("body", data.FieldTypeString, n)
+	sevF, sevs := column[string]("severity", data.FieldTypeString, n)
+	svcF, services := column[string]("service", data.FieldTypeString, n)
+	traceF, traceIDs := column[string]("traceId", data.FieldTypeString, n)
+	spanF, spanIDs := column[string]("spanId", data.FieldTypeString, n)
+	labelF, labels := column[json.RawMessage]("labels", data.FieldTypeJSON, n)
+	size := 0
+	for i := range tl.Logs {
+		size += attrsSize(tl.Logs[i].Attributes) + len(tl.Logs[i].Service) + 20
 	}
-	f := data.NewFrame("logs",
-		data.NewField("timestamp", nil, times),
-		data.NewField("body", nil, bodies),
-		data.NewField("severity", nil, sevs),
-		data.NewField("service", nil, services),
-		data.NewField("traceId", nil, traceIDs),
-		data.NewField("spanId", nil, spanIDs),
-		data.NewField("labels", nil, labels),
-	)
+	cells := newCellArena(size)
+	for i := range tl.Logs {
+		l := &tl.Logs[i]
+		times[i], bodies[i], sevs[i], services[i], traceIDs[i], spanIDs[i] = l.At, l.Body, l.Severity, l.Service, l.TraceID, l.SpanID
+		b := append(cells.begin(), `{"service.name":`...)
+		b = appendJSONString(b, l.Service)
+		b = appendObject(b, l.Attributes, true)
+		labels[i] = cells.end(append(b, '}'))
+	}
+	f := data.NewFrame("logs", timeF, bodyF, sevF, svcF, traceF, spanF, labelF)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeLogs, Type: data.FrameTypeLogLines}
 	return f
 }
@@ -146,11 +275,3 @@ func statusText(c telemetry.StatusCode) string {
 }
 
 func durMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func attrsJSON(a telemetry.Attrs) json.RawMessage {
-	keys, values := make([]string, len(a)), make([]string, len(a))
-	for i, kv := range a {
-		keys[i], values[i] = kv.Key, kv.Value
-	}
-	return objectJSON(keys, values)
-}

@@ -6,6 +6,7 @@ package frames
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -14,45 +15,6 @@ import (
 	"github.com/stitch-observability/stitch/pkg/schema"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
-
-// traceKV is a key/value as Grafana's trace panel reads tags. Most values
-// are strings: they go in Str, so no interface boxing (an allocation per
-// attribute) happens on the hot path; other values go in Val.
-type traceKV struct {
-	Key string
-	Str string
-	Val any
-}
-
-func strKV(k, v string) traceKV { return traceKV{Key: k, Str: v} }
-
-// MarshalJSON writes {"key":…,"value":…}, as the trace panel reads it.
-func (kv traceKV) MarshalJSON() ([]byte, error) { return appendKV(nil, kv), nil }
-
-type traceLog struct {
-	Timestamp float64   `json:"timestamp"` // ms
-	Fields    []traceKV `json:"fields"`
-	Name      string    `json:"name,omitempty"`
-}
-
-type traceReference struct {
-	SpanID  string    `json:"spanID"`
-	TraceID string    `json:"traceID"`
-	Tags    []traceKV `json:"tags,omitempty"`
-}
-
-// waterfallRow is one span of the session trace.
-type waterfallRow struct {
-	traceID, spanID, parentSpanID, operation, service, kind string
-	statusCode                                              int64
-	statusMessage, scopeName, scopeVersion, traceState      string
-	serviceTags                                             []traceKV
-	start                                                   time.Time
-	duration                                                time.Duration
-	logs                                                    []traceLog
-	references                                              []traceReference
-	tags                                                    []traceKV
-}
 
 // RootSpanID is the synthetic session root's span ID: derived from the
 // session ID so the waterfall is stable across refreshes.
@@ -63,6 +25,63 @@ func RootSpanID(sessionID string) string {
 	return fmt.Sprintf("%016s", sessionID)
 }
 
+// waterfallColumns are the trace frame's columns, filled row by row.
+type waterfallColumns struct {
+	fields                                           []*data.Field
+	traceIDs, spanIDs, parents, ops, services, kinds []string
+	statusCodes                                      []int64
+	statusMsgs, scopeNames, scopeVersions, states    []string
+	serviceTags, logs, refs, tags                    []json.RawMessage
+	starts, durations                                []float64
+	cells                                            *cellArena
+	// resources remembers the last resources' cells: spans of one
+	// service share one resource list, and so one serviceTags cell.
+	resources [4]struct {
+		attrs telemetry.Attrs
+		cell  json.RawMessage
+	}
+	nextResource int
+	// emptyList is the one "[]" cell every span without logs or links
+	// shares.
+	emptyList json.RawMessage
+}
+
+func newWaterfallColumns(n, estimate int) *waterfallColumns {
+	c := &waterfallColumns{cells: newCellArena(estimate)}
+	c.emptyList = c.cells.cell("[]")
+	str := func(name string, dst *[]string) {
+		f, v := column[string](name, data.FieldTypeString, n)
+		c.fields, *dst = append(c.fields, f), v
+	}
+	js := func(name string, dst *[]json.RawMessage) {
+		f, v := column[json.RawMessage](name, data.FieldTypeJSON, n)
+		c.fields, *dst = append(c.fields, f), v
+	}
+	num := func(name string, dst *[]float64) {
+		f, v := column[float64](name, data.FieldTypeFloat64, n)
+		c.fields, *dst = append(c.fields, f), v
+	}
+	str("traceID", &c.traceIDs)
+	str("spanID", &c.spanIDs)
+	str("parentSpanID", &c.parents)
+	str("operationName", &c.ops)
+	str("serviceName", &c.services)
+	str("kind", &c.kinds)
+	f, codes := column[int64]("statusCode", data.FieldTypeInt64, n)
+	c.fields, c.statusCodes = append(c.fields, f), codes
+	str("statusMessage", &c.statusMsgs)
+	str("instrumentationLibraryName", &c.scopeNames)
+	str("instrumentationLibraryVersion", &c.scopeVersions)
+	str("traceState", &c.states)
+	js("serviceTags", &c.serviceTags)
+	num("startTime", &c.starts)
+	num("duration", &c.durations)
+	js("logs", &c.logs)
+	js("references", &c.refs)
+	js("tags", &c.tags)
+	return c
+}
+
 // Waterfall builds the whole session as ONE trace for Grafana's trace panel:
 // a synthetic root span for the session, user actions under it, each client
 // request under its action and every backend span the request caused under
@@ -70,155 +89,252 @@ func RootSpanID(sessionID string) string {
 // kept in tags) so backend spans sit inside their client span.
 func Waterfall(tl *correlation.Timeline) *data.Frame {
 	rootID := RootSpanID(tl.SessionID)
-	rows := make([]waterfallRow, 0, 1+len(tl.Actions)+len(tl.OtherDevice)+len(tl.Requests)+len(tl.Backend))
-	inSession := make(map[correlation.SpanRef]bool, cap(rows))
-
-	root := waterfallRow{
-		traceID: tl.SessionID, spanID: rootID, operation: "session " + tl.SessionID, service: tl.App.Service,
-		kind: "internal", start: tl.Start, duration: tl.End.Sub(tl.Start),
-		serviceTags: []traceKV{strKV("service.name", tl.App.Service)},
-		tags: []traceKV{
-			strKV(schema.AttrSessionID, tl.SessionID),
-			{Key: "stitch.clock.offset_estimate_ms", Val: float64(tl.ClockOffset) / float64(time.Millisecond)},
-			{Key: "stitch.clock.offset_samples", Val: tl.OffsetSamples},
-		},
+	n := 1 + len(tl.Actions) + len(tl.OtherDevice) + len(tl.Requests) + len(tl.Unjoined)
+	for _, r := range tl.Requests {
+		n += len(r.Backend)
 	}
-	for _, kv := range []struct{ k, v string }{
-		{schema.AttrServiceVersion, tl.App.Version}, {schema.AttrOSName, tl.App.OSName}, {schema.AttrOSVersion, tl.App.OSVersion},
-		{schema.AttrDeviceModelIdentifier, tl.App.DeviceModel}, {schema.AttrNetworkConnectionType, tl.App.NetworkType},
-	} {
-		if kv.v != "" {
-			root.serviceTags = append(root.serviceTags, strKV(kv.k, kv.v))
-		}
-	}
-	// Logs not tied to a span (lifecycle events, device logs) hang on the root.
-	for i, l := range tl.Logs {
-		if l.SpanID == "" || l.TraceID == "" {
-			root.logs = append(root.logs, toTraceLog(&tl.Logs[i]))
-		}
-	}
-	rows = append(rows, root)
-
-	add := func(s *telemetry.Span, parent string) {
-		ref := correlation.SpanRef{TraceID: s.TraceID, SpanID: s.SpanID}
-		if inSession[ref] {
-			return
-		}
-		inSession[ref] = true
-		rows = append(rows, spanRow(tl, s, parent))
-	}
+	c := newWaterfallColumns(n, estimateWaterfall(tl))
+	c.root(tl, rootID)
+	k := 1
 	for _, a := range tl.Actions {
-		add(a, rootID)
+		c.span(k, tl, a, true, rootID, "")
+		k++
 	}
 	for _, s := range tl.OtherDevice {
-		add(s, rootID)
+		c.span(k, tl, s, true, rootID, "")
+		k++
 	}
 	for _, r := range tl.Requests {
 		parent := rootID
 		if r.Action != nil {
 			parent = r.Action.SpanID
 		}
-		add(r.Client, parent)
-		if r.ServerRoot == nil {
-			last := &rows[len(rows)-1]
-			last.tags = append(last.tags, strKV("stitch.backend.missing", r.MissingReason))
-			last.logs = append(last.logs, traceLog{
-				Timestamp: msOf(tl.Aligned(r.Client)), Name: "backend trace missing",
-				Fields: []traceKV{strKV("reason", r.MissingReason)},
-			})
-			continue
-		}
+		c.span(k, tl, r.Client, true, parent, r.MissingReason)
+		k++
+		// The join puts each backend span in at most one request.
 		for _, b := range r.Backend {
-			add(b, b.ParentSpanID)
+			c.span(k, tl, b, false, b.ParentSpanID, "")
+			k++
 		}
 	}
 	// Backend spans that carry the session but joined no request (e.g. a
 	// background job) still belong to the story: under the root.
-	for _, b := range tl.Backend {
-		add(b, rootID)
+	for _, b := range tl.Unjoined {
+		c.span(k, tl, b, false, rootID, "")
+		k++
 	}
-
-	n := len(rows)
-	var (
-		traceIDs, spanIDs, parents, ops, services, kinds = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		statusCodes                                      = make([]int64, n)
-		statusMsgs, scopeNames, scopeVersions, states    = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		serviceTags, logs, refs, tags                    = make([]json.RawMessage, n), make([]json.RawMessage, n), make([]json.RawMessage, n), make([]json.RawMessage, n)
-		starts, durations                                = make([]float64, n), make([]float64, n)
-	)
-	for i, r := range rows {
-		traceIDs[i], spanIDs[i], parents[i], ops[i], services[i], kinds[i] = r.traceID, r.spanID, r.parentSpanID, r.operation, r.service, r.kind
-		statusCodes[i], statusMsgs[i], scopeNames[i], scopeVersions[i], states[i] = r.statusCode, r.statusMessage, r.scopeName, r.scopeVersion, r.traceState
-		serviceTags[i], logs[i], refs[i], tags[i] = kvListJSON(r.serviceTags), logsJSON(r.logs), referencesJSON(r.references), kvListJSON(r.tags)
-		starts[i], durations[i] = msOf(r.start), float64(r.duration)/float64(time.Millisecond)
-	}
-	f := data.NewFrame("waterfall",
-		data.NewField("traceID", nil, traceIDs),
-		data.NewField("spanID", nil, spanIDs),
-		data.NewField("parentSpanID", nil, parents),
-		data.NewField("operationName", nil, ops),
-		data.NewField("serviceName", nil, services),
-		data.NewField("kind", nil, kinds),
-		data.NewField("statusCode", nil, statusCodes),
-		data.NewField("statusMessage", nil, statusMsgs),
-		data.NewField("instrumentationLibraryName", nil, scopeNames),
-		data.NewField("instrumentationLibraryVersion", nil, scopeVersions),
-		data.NewField("traceState", nil, states),
-		data.NewField("serviceTags", nil, serviceTags),
-		data.NewField("startTime", nil, starts),
-		data.NewField("duration", nil, durations),
-		data.NewField("logs", nil, logs),
-		data.NewField("references", nil, refs),
-		data.NewField("tags", nil, tags),
-	)
+	f := data.NewFrame("waterfall", c.fields...)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
 	return f
 }
 
-func spanRow(tl *correlation.Timeline, s *telemetry.Span, parent string) waterfallRow {
-	start := tl.Aligned(s)
-	r := waterfallRow{
-		// Every row carries the session ID as its trace ID: the panel shows
-		// one trace. The span's own trace ID is kept in its tags.
-		traceID: tl.SessionID, spanID: s.SpanID, parentSpanID: parent, operation: s.Name, service: s.Service,
-		kind: string(s.Kind), statusCode: int64(s.StatusCode), statusMessage: s.StatusMessage,
-		scopeName: s.ScopeName, scopeVersion: s.ScopeVersion, traceState: s.TraceState,
-		start: start, duration: s.Duration,
+// estimateWaterfall is about the bytes of the waterfall's JSON cells.
+func estimateWaterfall(tl *correlation.Timeline) int {
+	size := 0
+	span := func(s *telemetry.Span) {
+		size += 3*attrsSize(s.Attributes) + 2*attrsSize(s.Resource)/8 + 64
 	}
-	r.serviceTags = make([]traceKV, 0, len(s.Resource))
-	for _, kv := range s.Resource {
-		r.serviceTags = append(r.serviceTags, strKV(kv.Key, kv.Value))
+	for _, s := range tl.Actions {
+		span(s)
 	}
-	r.tags = make([]traceKV, 0, len(s.Attributes)+2)
-	r.tags = append(r.tags, strKV("trace.id", s.TraceID))
-	if correlation.IsDeviceSpan(s) && tl.ClockOffset != 0 {
-		r.tags = append(r.tags, strKV("stitch.device_time", s.Start.UTC().Format(time.RFC3339Nano)))
+	for _, s := range tl.OtherDevice {
+		span(s)
 	}
-	for _, kv := range s.Attributes {
-		r.tags = append(r.tags, strKV(kv.Key, kv.Value))
-	}
-	for _, ev := range s.Events {
-		tlog := traceLog{Timestamp: msOf(ev.Time.Add(start.Sub(s.Start))), Name: ev.Name}
-		for _, kv := range ev.Attributes {
-			tlog.Fields = append(tlog.Fields, strKV(kv.Key, kv.Value))
+	for _, r := range tl.Requests {
+		span(r.Client)
+		for _, b := range r.Backend {
+			span(b)
 		}
-		r.logs = append(r.logs, tlog)
 	}
-	for _, i := range tl.LogsBySpan[correlation.SpanRef{TraceID: s.TraceID, SpanID: s.SpanID}] {
-		r.logs = append(r.logs, toTraceLog(&tl.Logs[i]))
+	for _, s := range tl.Unjoined {
+		span(s)
 	}
-	for _, l := range s.Links {
-		r.references = append(r.references, traceReference{SpanID: l.SpanID, TraceID: l.TraceID})
+	for i := range tl.Logs {
+		size += 3*attrsSize(tl.Logs[i].Attributes) + len(tl.Logs[i].Body)*2 + len(tl.Logs[i].Service) + 100
 	}
-	return r
+	return size
 }
 
-func toTraceLog(l *correlation.TimelineLog) traceLog {
-	out := traceLog{Timestamp: msOf(l.At), Name: l.Body, Fields: []traceKV{strKV("severity", l.Severity), strKV("service", l.Service), strKV("body", l.Body)}}
-	for _, kv := range l.Attributes {
-		out.Fields = append(out.Fields, strKV(kv.Key, kv.Value))
+// root writes the synthetic session root, row 0.
+func (c *waterfallColumns) root(tl *correlation.Timeline, rootID string) {
+	c.traceIDs[0], c.spanIDs[0], c.ops[0], c.services[0], c.kinds[0] = tl.SessionID, rootID, "session "+tl.SessionID, tl.App.Service, "internal"
+	c.starts[0], c.durations[0] = msOf(tl.Start), float64(tl.End.Sub(tl.Start))/float64(time.Millisecond)
+
+	b := append(c.cells.begin(), '[')
+	b = appendKV(b, "service.name", tl.App.Service)
+	for _, kv := range []struct{ k, v string }{
+		{schema.AttrServiceVersion, tl.App.Version}, {schema.AttrOSName, tl.App.OSName}, {schema.AttrOSVersion, tl.App.OSVersion},
+		{schema.AttrDeviceModelIdentifier, tl.App.DeviceModel}, {schema.AttrNetworkConnectionType, tl.App.NetworkType},
+	} {
+		if kv.v != "" {
+			b = appendKV(append(b, ','), kv.k, kv.v)
+		}
 	}
-	return out
+	c.serviceTags[0] = c.cells.end(append(b, ']'))
+
+	b = append(c.cells.begin(), '[')
+	b = appendKV(b, schema.AttrSessionID, tl.SessionID)
+	b = append(b, `,{"key":"stitch.clock.offset_estimate_ms","value":`...)
+	b = appendFloat(b, float64(tl.ClockOffset)/float64(time.Millisecond))
+	b = append(b, `},{"key":"stitch.clock.offset_samples","value":`...)
+	b = strconv.AppendInt(b, int64(tl.OffsetSamples), 10)
+	c.tags[0] = c.cells.end(append(b, "}]"...))
+
+	// Logs not tied to a span (lifecycle events, device logs) hang on the root.
+	b = append(c.cells.begin(), '[')
+	first := true
+	for i := range tl.Logs {
+		if l := &tl.Logs[i]; l.SpanID == "" || l.TraceID == "" {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendTimelineLog(b, l)
+		}
+	}
+	c.logs[0] = c.cells.end(append(b, ']'))
+	c.refs[0] = c.cells.cell("[]")
+}
+
+// span writes one span's row. Every row carries the session ID as its
+// trace ID: the panel shows one trace. The span's own trace ID is kept in
+// its tags. A client request whose backend is missing says why (missing).
+func (c *waterfallColumns) span(k int, tl *correlation.Timeline, s *telemetry.Span, device bool, parent, missing string) {
+	start := s.Start
+	if device {
+		start = start.Add(-tl.ClockOffset)
+	}
+	c.traceIDs[k], c.spanIDs[k], c.parents[k], c.ops[k], c.services[k], c.kinds[k] = tl.SessionID, s.SpanID, parent, s.Name, s.Service, string(s.Kind)
+	c.statusCodes[k], c.statusMsgs[k], c.scopeNames[k], c.scopeVersions[k], c.states[k] = int64(s.StatusCode), s.StatusMessage, s.ScopeName, s.ScopeVersion, s.TraceState
+	c.starts[k], c.durations[k] = msOf(start), float64(s.Duration)/float64(time.Millisecond)
+	c.serviceTags[k] = c.resourceCell(s.Resource)
+
+	b := append(c.cells.begin(), `[{"key":"trace.id","value":`...)
+	b = appendJSONString(b, s.TraceID)
+	b = append(b, '}')
+	if device && tl.ClockOffset != 0 {
+		b = append(b, `,{"key":"stitch.device_time","value":"`...)
+		b = s.Start.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `"}`...)
+	}
+	b = appendKVs(b, s.Attributes, true)
+	if missing != "" {
+		b = appendKV(append(b, ','), "stitch.backend.missing", missing)
+	}
+	c.tags[k] = c.cells.end(append(b, ']'))
+
+	c.logs[k] = c.spanLogs(tl, s, start, missing)
+	c.refs[k] = c.emptyList
+	if len(s.Links) > 0 {
+		b = append(c.cells.begin(), '[')
+		for i := range s.Links {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"spanID":`...)
+			b = appendJSONString(b, s.Links[i].SpanID)
+			b = append(b, `,"traceID":`...)
+			b = appendJSONString(b, s.Links[i].TraceID)
+			b = append(b, '}')
+		}
+		c.refs[k] = c.cells.end(append(b, ']'))
+	}
+}
+
+// spanLogs is a span's events, its log records and, for a request whose
+// backend is missing, why: the trace panel's span logs.
+func (c *waterfallColumns) spanLogs(tl *correlation.Timeline, s *telemetry.Span, start time.Time, missing string) json.RawMessage {
+	logs := tl.LogsOf(s)
+	if len(s.Events) == 0 && len(logs) == 0 && missing == "" {
+		return c.emptyList
+	}
+	b := append(c.cells.begin(), '[')
+	first := true
+	comma := func() {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+	}
+	for i := range s.Events {
+		ev := &s.Events[i]
+		comma()
+		b = append(b, `{"timestamp":`...)
+		b = appendFloat(b, msOf(ev.Time.Add(start.Sub(s.Start))))
+		b = append(b, `,"fields":[`...)
+		b = appendKVs(b, ev.Attributes, false)
+		b = append(b, ']')
+		if ev.Name != "" {
+			b = append(b, `,"name":`...)
+			b = appendJSONString(b, ev.Name)
+		}
+		b = append(b, '}')
+	}
+	for _, i := range logs {
+		comma()
+		b = appendTimelineLog(b, &tl.Logs[i])
+	}
+	if missing != "" {
+		comma()
+		b = append(b, `{"timestamp":`...)
+		b = appendFloat(b, msOf(start))
+		b = append(b, `,"fields":[`...)
+		b = appendKV(b, "reason", missing)
+		b = append(b, `],"name":"backend trace missing"}`...)
+	}
+	return c.cells.end(append(b, ']'))
+}
+
+// resourceCell is a span's resource as the trace panel's serviceTags,
+// shared by the spans with the same resource (the same list, or an equal
+// one: a service's spans repeat its resource).
+func (c *waterfallColumns) resourceCell(res telemetry.Attrs) json.RawMessage {
+	for i := range c.resources {
+		if r := &c.resources[i]; r.cell != nil && sameAttrs(r.attrs, res) {
+			return r.cell
+		}
+	}
+	b := append(c.cells.begin(), '[')
+	b = appendKVs(b, res, false)
+	cell := c.cells.end(append(b, ']'))
+	r := &c.resources[c.nextResource%len(c.resources)]
+	r.attrs, r.cell = res, cell
+	c.nextResource++
+	return cell
+}
+
+// sameAttrs tells equal attribute lists apart cheaply: the same list, or
+// the same keys and values in the same order.
+func sameAttrs(a, b telemetry.Attrs) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// appendTimelineLog appends a log record as a span log of the trace panel.
+func appendTimelineLog(b []byte, l *correlation.TimelineLog) []byte {
+	b = append(b, `{"timestamp":`...)
+	b = appendFloat(b, msOf(l.At))
+	b = append(b, `,"fields":[`...)
+	b = appendKV(b, "severity", l.Severity)
+	b = appendKV(append(b, ','), "service", l.Service)
+	b = appendKV(append(b, ','), "body", l.Body)
+	b = appendKVs(b, l.Attributes, true)
+	b = append(b, ']')
+	if l.Body != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, l.Body)
+	}
+	return append(b, '}')
 }
 
 func msOf(t time.Time) float64 { return float64(t.UnixNano()) / 1e6 }

@@ -50,6 +50,13 @@ type TraceSearch struct {
 	Start, End time.Time
 	// Limit caps the traces returned.
 	Limit int
+	// AppOnly says the caller needs only traces holding a span of the app
+	// (a span with the schema's device resource attributes; it finds
+	// backend-only traces another way). A store that must search service
+	// by service (Jaeger) then searches only the app's services, not every
+	// service it knows; a store that searches all services at once
+	// ignores it.
+	AppOnly bool
 }
 
 // TraceSearchResult is what a trace search found. A store that returns only

@@ -82,7 +82,7 @@ func BenchmarkSessionTimeline(b *testing.B) {
 			var traces []telemetry.Trace
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error {
-				r, err := tr.SearchTraces(gctx, stores.TraceSearch{Attributes: []telemetry.KV{{Key: schema.AttrSessionID, Value: sid}}, Start: from, End: to, Limit: engine.DefaultLimits.TracesPerSession})
+				r, err := tr.SearchTraces(gctx, stores.TraceSearch{Attributes: []telemetry.KV{{Key: schema.AttrSessionID, Value: sid}}, Start: from, End: to, Limit: engine.DefaultLimits.TracesPerSession, AppOnly: true})
 				traces = r.Traces
 				return err
 			})

@@ -27,37 +27,44 @@ func New(client *storehttp.Client) *Store { return &Store{client: client, now: t
 
 // apiResponse is the envelope of Jaeger's /api/* JSON answers.
 type apiResponse struct {
-	Data   json.RawMessage `json:"data"`
+	Data   dataField `json:"data"`
 	Errors []struct {
 		Code int    `json:"code"`
 		Msg  string `json:"msg"`
 	} `json:"errors"`
 }
 
+// dataField decodes the envelope's "data" into out (nil: skipped) and
+// records that the key was there; null leaves out as it is.
+type dataField struct {
+	out     any
+	present bool
+}
+
+func (d *dataField) UnmarshalJSON(b []byte) error {
+	d.present = true
+	if d.out == nil || string(b) == "null" {
+		return nil
+	}
+	return json.Unmarshal(b, d.out)
+}
+
 func (s *Store) get(ctx context.Context, path string, q url.Values, out any) error {
-	var env apiResponse
 	body, err := s.client.Get(ctx, path, q, "application/json")
 	if err != nil {
 		return err
 	}
-	// A JSON body without Jaeger's "data" key is another API answering.
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(body, &keys); err != nil {
-		return s.client.NotTheAPI(path, body, err)
-	}
-	if _, ok := keys["data"]; !ok {
-		return s.client.NotTheAPI(path, body, fmt.Errorf("no \"data\" field"))
-	}
+	// One pass over the body: "data" is decoded straight into out. A JSON
+	// body without Jaeger's "data" key is another API answering.
+	env := apiResponse{Data: dataField{out: out}}
 	if err := json.Unmarshal(body, &env); err != nil {
 		return s.client.NotTheAPI(path, body, err)
 	}
+	if !env.Data.present {
+		return s.client.NotTheAPI(path, body, fmt.Errorf("no \"data\" field"))
+	}
 	if len(env.Errors) > 0 {
 		return fmt.Errorf("jaeger %s: %s", path, env.Errors[0].Msg)
-	}
-	if out != nil && len(env.Data) > 0 && string(env.Data) != "null" {
-		if err := json.Unmarshal(env.Data, out); err != nil {
-			return s.client.NotTheAPI(path, body, err)
-		}
 	}
 	return nil
 }

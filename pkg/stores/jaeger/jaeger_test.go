@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,6 +142,91 @@ func FuzzTagsParam(f *testing.F) {
 		wantKey, wantValue := roundTrip(key), roundTrip(value)
 		if len(back) != 1 || back[wantKey] != wantValue {
 			t.Fatalf("%q %q -> %v", key, value, back)
+		}
+	})
+}
+
+// An app-only search asks only the app's services: each unknown service is
+// probed once (a one-trace search whose own spans tell its side), a service
+// with nothing in the window is left out, and later searches probe nothing
+// they already know.
+func TestAppOnlySearchAsksOnlyTheAppsServices(t *testing.T) {
+	app, err := os.ReadFile("testdata/search_session.json") // service probe-app, device resource
+	require.NoError(t, err)
+	backendTrace := []byte(`{"data":[{"traceID":"00000000000000000000000000000001","spans":[{"traceID":"00000000000000000000000000000001",
+		"spanID":"0000000000000001","operationName":"GET","references":[],"startTime":1,"duration":1,"tags":[],"logs":[],"processID":"p1"}],
+		"processes":{"p1":{"serviceName":"svc-b","tags":[]}}}]}`)
+	var mu sync.Mutex
+	probes, searches := map[string]int{}, map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/services":
+			w.Write([]byte(`{"data":["idle","probe-app","svc-b"],"total":3}`))
+		case "/api/traces":
+			q := r.URL.Query()
+			svc := q.Get("service")
+			mu.Lock()
+			if q.Get("tags") == "" {
+				probes[svc]++
+			} else {
+				searches[svc]++
+			}
+			mu.Unlock()
+			switch svc {
+			case "probe-app":
+				w.Write(app)
+			case "svc-b":
+				w.Write(backendTrace)
+			default:
+				w.Write([]byte(`{"data":[]}`))
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	js, _ := json.Marshal(map[string]any{"traces": map[string]any{"kind": "jaeger", "url": srv.URL}})
+	s, err := settings.Load(backend.DataSourceInstanceSettings{JSONData: js})
+	require.NoError(t, err)
+	c, err := storehttp.New(s.Traces)
+	require.NoError(t, err)
+	st := New(c)
+
+	q := stores.TraceSearch{Attributes: []telemetry.KV{{Key: "session.id", Value: "0af7651916cd43dd8448eb211c80319c"}},
+		Start: time.Now().Add(-time.Hour), End: time.Now(), Limit: 10, AppOnly: true}
+	for range 3 {
+		res, err := st.SearchTraces(context.Background(), q)
+		require.NoError(t, err)
+		require.Len(t, res.Traces, 1)
+	}
+	assert.Equal(t, map[string]int{"probe-app": 3}, searches, "only the app's service is searched")
+	assert.Equal(t, 1, probes["probe-app"], "a known service is not probed again")
+	assert.Equal(t, 1, probes["svc-b"])
+	assert.Equal(t, 3, probes["idle"], "a service with nothing in the window stays unknown")
+
+	q.AppOnly = false
+	_, err = st.SearchTraces(context.Background(), q)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"probe-app": 4, "svc-b": 1, "idle": 1}, searches, "without AppOnly every service is searched")
+}
+
+// A tag value decodes to what unmarshalling its JSON into a string gives,
+// or, for a value that is not a string, to its JSON text.
+func FuzzTagValue(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"esc\"aped\\n"`, `"\u00e9"`, "\"bad \xff utf8\"", `12.5`, `true`, `null`, ` 7 `, `"ctl` + "\x01" + `"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var v tagValue
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			return // not JSON at all
+		}
+		var want string
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			want = strings.TrimSpace(raw)
+		}
+		if string(v) != want {
+			t.Fatalf("%q: got %q want %q", raw, v, want)
 		}
 	})
 }

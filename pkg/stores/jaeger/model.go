@@ -1,11 +1,13 @@
 package jaeger
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
@@ -38,9 +40,36 @@ type jsonReference struct {
 }
 
 type jsonKV struct {
-	Key   string          `json:"key"`
-	Type  string          `json:"type"`
-	Value json.RawMessage `json:"value"`
+	Key   string   `json:"key"`
+	Type  string   `json:"type"`
+	Value tagValue `json:"value"`
+}
+
+// tagValue is a tag's value rendered as a string while decoding: a JSON
+// string's text, null as "", anything else (numbers, booleans) as its JSON
+// text. Decoding it in place keeps no copy of the raw JSON per tag.
+type tagValue string
+
+func (v *tagValue) UnmarshalJSON(b []byte) error {
+	if len(b) >= 2 && b[0] == '"' {
+		if plain := b[1 : len(b)-1]; !bytes.ContainsAny(plain, `\"`) && utf8.Valid(plain) {
+			// No escape: the text is the value (most tags), one copy.
+			*v = tagValue(plain)
+			return nil
+		}
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*v = tagValue(s)
+		return nil
+	}
+	if string(b) == "null" {
+		*v = ""
+		return nil
+	}
+	*v = tagValue(strings.TrimSpace(string(b)))
+	return nil
 }
 
 type jsonLog struct {
@@ -67,13 +96,7 @@ const (
 	fieldEvent       = "event"
 )
 
-func (kv jsonKV) stringValue() string {
-	var s string
-	if err := json.Unmarshal(kv.Value, &s); err == nil {
-		return s
-	}
-	return strings.TrimSpace(string(kv.Value))
-}
+func (kv jsonKV) stringValue() string { return string(kv.Value) }
 
 // normalizeID lowercases an ID and left-pads it with zeros: Jaeger drops
 // leading zeros of trace and span IDs in its JSON.
@@ -93,8 +116,19 @@ func toTraces(in []jsonTrace) ([]telemetry.Trace, error) {
 		if len(jt.Warnings) > 0 {
 			t.Notice = strings.Join(jt.Warnings, "; ")
 		}
+		// The spans of one process share its resource list (capacity
+		// equal to length, so an append copies).
+		resources := make(map[string]telemetry.Attrs, len(jt.Processes))
+		for id, p := range jt.Processes {
+			r := make(telemetry.Attrs, 0, len(p.Tags)+1)
+			r = append(r, telemetry.KV{Key: "service.name", Value: p.ServiceName})
+			for _, tag := range p.Tags {
+				r = append(r, telemetry.KV{Key: tag.Key, Value: tag.stringValue()})
+			}
+			resources[id] = r
+		}
 		for _, js := range jt.Spans {
-			s, err := toSpan(js, jt.Processes)
+			s, err := toSpan(js, jt.Processes, resources)
 			if err != nil {
 				return nil, fmt.Errorf("trace %s: %w", jt.TraceID, err)
 			}
@@ -105,7 +139,7 @@ func toTraces(in []jsonTrace) ([]telemetry.Trace, error) {
 	return out, nil
 }
 
-func toSpan(js jsonSpan, processes map[string]jsonProcess) (telemetry.Span, error) {
+func toSpan(js jsonSpan, processes map[string]jsonProcess, resources map[string]telemetry.Attrs) (telemetry.Span, error) {
 	if js.SpanID == "" || js.TraceID == "" {
 		return telemetry.Span{}, fmt.Errorf("span without trace or span ID")
 	}
@@ -168,11 +202,7 @@ func toSpan(js jsonSpan, processes map[string]jsonProcess) (telemetry.Span, erro
 	}
 	if p, ok := processes[js.ProcessID]; ok {
 		s.Service = p.ServiceName
-		s.Resource = make(telemetry.Attrs, 0, len(p.Tags)+1)
-		s.Resource = append(s.Resource, telemetry.KV{Key: "service.name", Value: p.ServiceName})
-		for _, tag := range p.Tags {
-			s.Resource = append(s.Resource, telemetry.KV{Key: tag.Key, Value: tag.stringValue()})
-		}
+		s.Resource = resources[js.ProcessID]
 	}
 	return s, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stitch-observability/stitch/pkg/correlation"
 	"github.com/stitch-observability/stitch/pkg/safego"
 	"github.com/stitch-observability/stitch/pkg/stores"
 	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
@@ -29,6 +30,11 @@ type servicesCache struct {
 	mu       sync.Mutex
 	services []string
 	fetched  time.Time
+	// app tells, per service seen with spans, whether it is one of the
+	// app's (its spans carry the device resource attributes). A service
+	// does not change sides, so this is kept for the store's life; it
+	// holds at most one entry per service the store lists.
+	app map[string]bool
 }
 
 func (s *Store) services(ctx context.Context) ([]string, error) {
@@ -46,10 +52,91 @@ func (s *Store) services(ctx context.Context) ([]string, error) {
 	return services, nil
 }
 
+// learnServices records which services of the traces are the app's: a
+// service is the app's when its spans are device spans (one rule,
+// correlation.IsDeviceSpan).
+func (s *Store) learnServices(traces []telemetry.Trace) {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	if s.cache.app == nil {
+		s.cache.app = map[string]bool{}
+	}
+	for i := range traces {
+		for j := range traces[i].Spans {
+			sp := &traces[i].Spans[j]
+			if _, known := s.cache.app[sp.Service]; !known {
+				s.cache.app[sp.Service] = correlation.IsDeviceSpan(sp)
+			}
+		}
+	}
+}
+
+// appServices are the services among all that are the app's. A service not
+// seen yet is probed once with a one-trace search in [start, end] (Jaeger
+// returns the whole trace, so its own spans tell its side); one with no
+// trace in the window cannot match a search of that window and is left
+// out; one whose probe fails is kept, so the search itself reports it. The
+// answer is remembered, so a store with hundreds of services costs a probe
+// per service once, not a search per service per query.
+func (s *Store) appServices(ctx context.Context, all []string, start, end time.Time) []string {
+	s.cache.mu.Lock()
+	var unknown []string
+	for _, svc := range all {
+		if _, known := s.cache.app[svc]; !known {
+			unknown = append(unknown, svc)
+		}
+	}
+	s.cache.mu.Unlock()
+
+	var (
+		mu     sync.Mutex
+		failed = map[string]bool{}
+		g      errgroup.Group
+	)
+	g.SetLimit(searchConcurrency)
+	for _, svc := range unknown {
+		safego.Go(&g, func() error {
+			var found []jsonTrace
+			err := s.get(ctx, "/api/traces", url.Values{"service": {svc}, "limit": {"1"},
+				"start": {microsParam(start)}, "end": {microsParam(end)}}, &found)
+			var traces []telemetry.Trace
+			if err == nil {
+				traces, err = toTraces(found)
+			}
+			if err != nil {
+				mu.Lock()
+				failed[svc] = true
+				mu.Unlock()
+				return nil
+			}
+			s.learnServices(traces)
+			return nil
+		})
+	}
+	if g.Wait() != nil {
+		// A probe panicked: keep every unprobed service rather than guess.
+		for _, svc := range unknown {
+			failed[svc] = true
+		}
+	}
+
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	var out []string
+	for _, svc := range all {
+		if s.cache.app[svc] || failed[svc] {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
 // SearchTraces finds traces with a span carrying every attribute. Jaeger's
 // search needs a service, and which services carry the attributes is not
-// known in advance, so the search fans out over every service (bounded) and
-// merges the results by trace ID. Jaeger returns whole traces.
+// known in advance, so the search fans out over every service (bounded),
+// or over the app's services only when the caller needs only the app's
+// traces (q.AppOnly), and merges the results by trace ID. Jaeger returns
+// whole traces.
 func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.TraceSearchResult, error) {
 	res := stores.TraceSearchResult{Complete: true}
 	tags, err := tagsParam(q.Attributes)
@@ -59,6 +146,9 @@ func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.
 	services, err := s.services(ctx)
 	if err != nil {
 		return res, err
+	}
+	if q.AppOnly {
+		services = s.appServices(ctx, services, q.Start, q.End)
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -104,6 +194,7 @@ func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.
 				failures = append(failures, fmt.Errorf("service %q: %w", svc, err))
 				return nil
 			}
+			s.learnServices(traces)
 			for _, t := range traces {
 				if prev, ok := byID[t.TraceID]; ok {
 					mergeSpans(prev, t)
