@@ -26,12 +26,12 @@ const GroundTruthFormat = "stitch.demoworld.groundtruth/v1"
 // Times ending in _ms that start with virtual_ are on the device's virtual
 // clock that drove the session rules; they are not wall-clock times.
 type GroundTruth struct {
-	Format            string             `json:"format"`
-	Seed              int64              `json:"seed"`
-	SessionsRequested int                `json:"sessions_requested"`
+	Format            string `json:"format"`
+	Seed              int64  `json:"seed"`
+	SessionsRequested int    `json:"sessions_requested"`
 	// Collector: the world was sent through the reference collector,
 	// which samples whole traces by the schema's rule (see PlanOptions).
-	Collector bool `json:"collector,omitempty"`
+	Collector         bool               `json:"collector,omitempty"`
 	SchemaVersion     string             `json:"schema_version"`
 	App               AppTruth           `json:"app"`
 	Services          []ServiceTruth     `json:"services"`

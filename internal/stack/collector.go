@@ -91,13 +91,6 @@ func (s *Stack) collectorConfig() CollectorConfig {
 	}
 }
 
-// redactionIgnoredKeys are identifiers whose hex values could look like a
-// phone number to the PII patterns; they are checked by format instead.
-var redactionIgnoredKeys = []string{
-	schema.AttrSessionID, schema.AttrSessionPreviousID, schema.AttrStitchActionID,
-	schema.AttrAppInstallationID, schema.AttrUserID,
-}
-
 // ottlString escapes s for a double-quoted OTTL string literal.
 func ottlString(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
@@ -122,13 +115,10 @@ func RenderCollectorConfig(c CollectorConfig) ([]byte, error) {
 			piiAttrs = append(piiAttrs, a.Name)
 		}
 	}
-	var patterns []string
+	var alts []string
 	for _, k := range spec.Rules.Privacy.PIIPatterns.Keys {
 		p := spec.Rules.Privacy.PIIPatterns.Values[k]
-		if strings.Contains(p, "'") {
-			return nil, fmt.Errorf("pii pattern %s has a quote", k)
-		}
-		patterns = append(patterns, p)
+		alts = append(alts, "(?:"+p+")")
 	}
 	idPattern := spec.Formats.Values["session_id"].Regex
 	if idPattern == "" {
@@ -141,10 +131,6 @@ func RenderCollectorConfig(c CollectorConfig) ([]byte, error) {
 		sampled += fmt.Sprintf(` and span.attributes["session.id"] < "%s"`, below)
 		logDrop = fmt.Sprintf(`IsMatch(log.attributes["session.id"], "%s") and log.attributes["session.id"] >= "%s" and log.severity_number < SEVERITY_NUMBER_ERROR and log.attributes["%s"] != "error"`,
 			ottlString(idPattern), below, schema.AttrStitchSamplingReason)
-	}
-	quoted := make([]string, len(redactionIgnoredKeys))
-	for i, k := range redactionIgnoredKeys {
-		quoted[i] = strconv.Quote(k)
 	}
 	t, err := template.ParseFS(configs, "configs/collector.yaml.tmpl")
 	if err != nil {
@@ -167,8 +153,8 @@ func RenderCollectorConfig(c CollectorConfig) ([]byte, error) {
 		"MetricsEndpoint":               c.MetricsEndpoint,
 		"ForbiddenKeys":                 ottlString("^(" + strings.Join(forbidden, "|") + ")$"),
 		"PIIScanList":                   strings.Join(piiAttrs, ", "),
-		"PIIPatterns":                   patterns,
-		"RedactionIgnoredKeys":          strings.Join(quoted, ", "),
+		"PIIScanAttributes":             piiAttrs,
+		"PIIPattern":                    ottlString(strings.Join(alts, "|")),
 		"DecisionWait":                  c.DecisionWait.String(),
 		"MetricsFlushInterval":          c.MetricsFlushInterval.String(),
 		"SessionIDPattern":              ottlString(idPattern),
