@@ -56,6 +56,17 @@ func TestStartStatusStopVictoriaLogs(t *testing.T) {
 	_, err = Start(ctx, Options{Dir: dir, Ports: ports, Only: []string{"victorialogs"}})
 	assert.ErrorContains(t, err, "already running", "a second start in the same folder is refused")
 
+	// Stopped by its recorded PID and started again with the same arguments.
+	require.ErrorContains(t, loaded.Restart(ctx, "victorialogs", nil), "still running")
+	require.NoError(t, StopProcess(loaded.Processes[0], 10*time.Second))
+	require.NoError(t, loaded.Restart(ctx, "victorialogs", nil))
+	assert.NotEqual(t, pid, loaded.Processes[0].PID)
+	pid = loaded.Processes[0].PID
+	reloaded, err := Load(dir)
+	require.NoError(t, err)
+	assert.Equal(t, pid, reloaded.Processes[0].PID, "the new PID is recorded")
+	assert.True(t, loaded.Healthy(ctx))
+
 	require.NoError(t, loaded.Stop(nil))
 	assert.False(t, processAlive(loaded.Processes[0]), "pid %d stopped", pid)
 	_, err = os.Stat(dir + "/" + stateFile)
