@@ -605,15 +605,8 @@ func (p *prover) prometheus(ctx context.Context) ([]ArrivalCheck, error) {
 		return nil, err
 	}
 	known := map[string]bool{}
-	for _, id := range gt.BackendTraceIDs() {
+	for _, id := range gt.ExemplarTraceIDs() {
 		known[id] = true
-	}
-	if gt.Collector {
-		// Exemplars are taken when a request is served, before the
-		// collector's tail sampling: one may name a trace it dropped.
-		for _, r := range gt.Requests {
-			known[r.TraceID] = true
-		}
 	}
 	total, good := 0, 0
 	perJob := map[string]int{}
@@ -626,7 +619,7 @@ func (p *prover) prometheus(ctx context.Context) ([]ArrivalCheck, error) {
 			}
 		}
 	}
-	c = check("prometheus", "exemplars whose trace_id is a backend trace of the run", total, good, false)
+	c = check("prometheus", "exemplars whose trace_id is a request trace of the run", total, good, false)
 	if total == 0 {
 		c.OK, c.Note = false, "no exemplars"
 	}

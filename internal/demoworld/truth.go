@@ -399,6 +399,22 @@ func (gt *GroundTruth) BackendTraceIDs() []string {
 	return out
 }
 
+// ExemplarTraceIDs returns every trace ID a metric exemplar of the run may
+// name, sorted: the backend traces, and through the collector also the
+// traces its tail sampling dropped, since exemplars are taken when a request
+// is served, before sampling.
+func (gt *GroundTruth) ExemplarTraceIDs() []string {
+	out := gt.BackendTraceIDs()
+	if gt.Collector {
+		for _, r := range gt.Requests {
+			out = append(out, r.TraceID)
+		}
+		slices.Sort(out)
+		out = slices.Compact(out)
+	}
+	return out
+}
+
 // computeExpectations derives Expect from the records.
 func (gt *GroundTruth) computeExpectations() {
 	e := Expectations{JaegerSpans: map[string]int{}, VictoriaLogsRecords: map[string]int{}, PrometheusRequests: map[string]int{}, PrometheusSeries: map[string]int{}, ExemplarServices: []string{}}

@@ -273,7 +273,7 @@ func TestWorldArrivesInEveryStore(t *testing.T) {
 		}
 		storeGet(t, ctx, theStack.PrometheusURL()+"/api/v1/query_exemplars?"+q.Encode(), &resp)
 		known := map[string]bool{}
-		for _, id := range gt.BackendTraceIDs() {
+		for _, id := range gt.ExemplarTraceIDs() {
 			known[id] = true
 		}
 		n := 0
