@@ -282,7 +282,9 @@ func TestCollectorTailSamplingFollowsTheSchema(t *testing.T) {
 		}
 		for _, req := range gt.Requests {
 			for _, at := range req.Attempts {
-				if req.SessionID == out {
+				// A host that drops traceparent keeps its spans in a trace
+				// of its own, without the session.
+				if req.SessionID == out && at.Propagation == demoworld.PropagationPropagated {
 					for _, n := range at.BackendSpans {
 						want += n
 					}
