@@ -267,10 +267,13 @@ func TestCollectorTailSamplingFollowsTheSchema(t *testing.T) {
 				var a map[string]any
 				require.NoError(t, json.Unmarshal(attrs.At(row).(json.RawMessage), &a))
 				assert.Equal(t, at.SamplingReason, fmt.Sprint(a[schema.AttrStitchSamplingReason]), "why the request of a sampled-out session is kept")
-				switch at.TailSampling {
-				case demoworld.TailKept:
+				switch at.Propagation {
+				case demoworld.PropagationPropagated:
+					assert.Equal(t, demoworld.TailKept, at.TailSampling)
 					assert.Empty(t, body.At(row), "request %s: kept whole by tail sampling, nothing missing", req.ID)
 					assert.Positive(t, backend[req.TraceID], "request %s: its backend spans are in the timeline", req.ID)
+				case demoworld.PropagationStripped:
+					assert.Contains(t, body.At(row), "no backend trace", "request %s: the host dropped traceparent", req.ID)
 				default:
 					assert.Contains(t, body.At(row), "sampled out", "request %s says why its backend trace is missing", req.ID)
 				}
