@@ -23,19 +23,21 @@ import (
 // Default builds the plugin backend for every supported platform.
 var Default = build.BuildAll
 
-// Stack builds, starts, stops and reports on the local stores.
+// Stack builds, starts, stops and reports on the local stores and the
+// collector (the reference pipeline) in front of them.
 type Stack mg.Namespace
 
-// Build builds the stores' binaries that are not cached yet.
+// Build builds the stores' and the collector's binaries that are not cached yet.
 func (Stack) Build() error { return sh.RunV("go", "run", "./cmd/stitch-stack", "build") }
 
-// Up starts Jaeger, VictoriaLogs and Prometheus on 127.0.0.1 and waits until ready.
+// Up starts Jaeger, VictoriaLogs and Prometheus on 127.0.0.1, then the
+// collector in front of them, and waits until each is ready.
 func (Stack) Up() error { return sh.RunV("go", "run", "./cmd/stitch-stack", "up") }
 
 // Down stops the stack by the PIDs it recorded.
 func (Stack) Down() error { return sh.RunV("go", "run", "./cmd/stitch-stack", "down") }
 
-// Status shows each store's process and readiness.
+// Status shows each process (stores and collector) and its readiness.
 func (Stack) Status() error { return sh.RunV("go", "run", "./cmd/stitch-stack", "status") }
 
 // Demo is the main job: the stack up, the plugin started over gRPC, results shown.

@@ -43,10 +43,11 @@ func run(ctx context.Context) error {
 	// that keep data would merge its traces with the earlier run's.
 	seed := flag.Int64("seed", time.Now().UnixNano()%1_000_000_000, "demo world seed (the same seed gives the same world)")
 	sessions := flag.Int("sessions", demoworld.DefaultSessions, "demo world size in app sessions")
+	direct := flag.Bool("direct", false, "send the world straight to the stores, bypassing the collector")
 	flag.Parse()
 	total := time.Now()
 
-	done := phase("stack: build what is missing and start Jaeger, VictoriaLogs, Prometheus")
+	done := phase("stack: build what is missing and start Jaeger, VictoriaLogs, Prometheus, then the collector in front of them")
 	s, err := stack.EnsureDefault(ctx, os.Stdout)
 	if err != nil {
 		return err
@@ -95,8 +96,12 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("not every store is healthy")
 	}
 
-	done = phase(fmt.Sprintf("demo world: %d iOS sessions and 5 backend services sending OTLP (seed %d)", *sessions, *seed))
-	targets := demoworld.Targets{JaegerOTLPHTTP: s.JaegerOTLPHTTPURL(), JaegerQuery: s.JaegerURL(), VictoriaLogs: s.VictoriaLogsURL(), Prometheus: s.PrometheusURL()}
+	targets := demoworld.StackTargets(s, *direct)
+	path := "through the collector " + targets.Collector + " (reference pipeline: tail sampling by session, redaction, request histograms, persistent queues)"
+	if targets.Collector == "" {
+		path = "straight to the stores (no collector in the path)"
+	}
+	done = phase(fmt.Sprintf("demo world: %d iOS sessions and 5 backend services sending OTLP %s (seed %d)", *sessions, path, *seed))
 	gt, err := demoworld.Run(ctx, demoworld.Config{Seed: *seed, Sessions: *sessions, OutDir: filepath.Join(stack.CacheDir(), "world")}, targets, os.Stdout)
 	if err != nil {
 		return err

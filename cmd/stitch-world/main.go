@@ -6,7 +6,9 @@
 //	go run ./cmd/stitch-world [-seed N] [-sessions N] [-out DIR] [targets flags]
 //
 // Without target flags it uses the demo stack recorded by
-// `go run ./cmd/stitch-stack up` (default ports when none is recorded).
+// `go run ./cmd/stitch-stack up` (default ports when none is recorded) and
+// sends through its collector (the reference pipeline); -direct sends
+// straight to the stores instead.
 // With -plan-only it prints the planned ground truth and sends nothing.
 package main
 
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string) error {
 	jaegerQuery := fs.String("jaeger-query", "", "Jaeger query API base URL (default: the demo stack)")
 	victoria := fs.String("victorialogs", "", "VictoriaLogs base URL (default: the demo stack)")
 	prom := fs.String("prometheus", "", "Prometheus base URL (default: the demo stack)")
+	collector := fs.String("collector", "", "collector OTLP/HTTP base URL to send through (default: the demo stack's)")
+	direct := fs.Bool("direct", false, "send straight to the stores, bypassing the collector (head sampling only)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -58,23 +62,30 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	if *planOnly {
-		w, err := demoworld.Plan(*seed, *sessions)
+		w, err := demoworld.PlanWith(*seed, *sessions, demoworld.PlanOptions{Collector: !*direct})
 		if err != nil {
 			return err
 		}
 		return w.GroundTruth().Encode(os.Stdout)
 	}
 
-	targets := defaultTargets()
+	targets := defaultTargets(*direct)
 	for _, o := range []struct {
 		flag string
 		dst  *string
-	}{{*jaegerOTLP, &targets.JaegerOTLPHTTP}, {*jaegerQuery, &targets.JaegerQuery}, {*victoria, &targets.VictoriaLogs}, {*prom, &targets.Prometheus}} {
+	}{{*jaegerOTLP, &targets.JaegerOTLPHTTP}, {*jaegerQuery, &targets.JaegerQuery}, {*victoria, &targets.VictoriaLogs}, {*prom, &targets.Prometheus}, {*collector, &targets.Collector}} {
 		if o.flag != "" {
 			*o.dst = o.flag
 		}
 	}
-	fmt.Printf("targets: traces %s, logs %s, metrics %s, trace query %s\n", targets.JaegerOTLPHTTP, targets.VictoriaLogs, targets.Prometheus, targets.JaegerQuery)
+	if *direct {
+		targets.Collector = ""
+	}
+	if targets.Collector != "" {
+		fmt.Printf("targets: through the collector %s; stores read back at traces %s, logs %s, metrics %s\n", targets.Collector, targets.JaegerQuery, targets.VictoriaLogs, targets.Prometheus)
+	} else {
+		fmt.Printf("targets (direct, no collector): traces %s, logs %s, metrics %s, trace query %s\n", targets.JaegerOTLPHTTP, targets.VictoriaLogs, targets.Prometheus, targets.JaegerQuery)
+	}
 
 	rctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
@@ -91,16 +102,12 @@ func run(ctx context.Context, args []string) error {
 	return err
 }
 
-// defaultTargets are the recorded demo stack's URLs, else the default ports.
-func defaultTargets() demoworld.Targets {
+// defaultTargets are the recorded demo stack's URLs (through its collector
+// unless direct), else the stores' default ports.
+func defaultTargets(direct bool) demoworld.Targets {
 	s := &stack.Stack{Ports: stack.DefaultPorts}
 	if rec, err := stack.Load(stack.DefaultDir()); err == nil {
 		s = rec
 	}
-	return demoworld.Targets{
-		JaegerOTLPHTTP: s.JaegerOTLPHTTPURL(),
-		JaegerQuery:    s.JaegerURL(),
-		VictoriaLogs:   s.VictoriaLogsURL(),
-		Prometheus:     s.PrometheusURL(),
-	}
+	return demoworld.StackTargets(s, direct)
 }

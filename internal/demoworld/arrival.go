@@ -495,8 +495,19 @@ func (p *prover) victoriaLogs(ctx context.Context) ([]ArrivalCheck, error) {
 	}
 	checks = append(checks, c)
 
-	// Sampled-out sessions: the backends wrote nothing for them.
+	// Sampled-out sessions: the backends wrote nothing for them (through
+	// the collector: only their error records).
 	if ids := gt.Faults.SampledOut.Sessions; len(ids) > 0 {
+		out := map[string]bool{}
+		for _, id := range ids {
+			out[id] = true
+		}
+		want := 0
+		for _, l := range gt.BackendLogs {
+			if out[l.SessionID] {
+				want++
+			}
+		}
 		q := make([]string, len(ids))
 		for i, id := range ids {
 			q[i] = strconv.Quote(id)
@@ -509,7 +520,7 @@ func (p *prover) victoriaLogs(ctx context.Context) ([]ArrivalCheck, error) {
 		if len(rows) > 0 {
 			n, _ = strconv.Atoi(rows[0]["n"])
 		}
-		checks = append(checks, check("victorialogs", "backend records of sampled-out sessions", 0, n, false))
+		checks = append(checks, check("victorialogs", "backend records of sampled-out sessions", want, n, false))
 	}
 	return checks, nil
 }
@@ -594,7 +605,7 @@ func (p *prover) prometheus(ctx context.Context) ([]ArrivalCheck, error) {
 		return nil, err
 	}
 	known := map[string]bool{}
-	for _, id := range gt.BackendTraceIDs() {
+	for _, id := range gt.ExemplarTraceIDs() {
 		known[id] = true
 	}
 	total, good := 0, 0
@@ -608,13 +619,66 @@ func (p *prover) prometheus(ctx context.Context) ([]ArrivalCheck, error) {
 			}
 		}
 	}
-	c = check("prometheus", "exemplars whose trace_id is a backend trace of the run", total, good, false)
+	c = check("prometheus", "exemplars whose trace_id is a request trace of the run", total, good, false)
 	if total == 0 {
 		c.OK, c.Note = false, "no exemplars"
 	}
 	checks = append(checks, c)
 	for _, svc := range gt.Expect.ExemplarServices {
 		checks = append(checks, check("prometheus", "exemplars with trace IDs for "+svc, 1, perJob[svc], true))
+	}
+	if gt.Collector {
+		rc, err := p.requestHistograms(ctx)
+		if err != nil {
+			return nil, err
+		}
+		checks = append(checks, rc...)
+	}
+	return checks, nil
+}
+
+// RequestHistogram is the collector's request-duration histogram (its
+// span-metrics connector) as Prometheus names it.
+const RequestHistogram = "stitch_requests_duration_milliseconds"
+
+// requestHistograms checks the collector's request histograms, made from
+// spans before sampling: one observation per app client span the devices
+// exported, per endpoint, and one per backend server span.
+func (p *prover) requestHistograms(ctx context.Context) ([]ArrivalCheck, error) {
+	gt := p.gt
+	want := gt.Expect.RequestHistograms
+	sel := `{instance=` + strconv.Quote(gt.Run.ID) + `}`
+	// Evaluated now: the collector flushes its histograms every few
+	// seconds, after the run's last span.
+	q := url.Values{"query": {`sum by (job, span_kind, http_request_method, url_template) (last_over_time(` + RequestHistogram + `_count` + sel + `[15m]))`}}
+	var resp struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := p.getJSON(ctx, p.t.Prometheus+"/api/v1/query?"+q.Encode(), &resp); err != nil {
+		return nil, err
+	}
+	got := map[string]int{}
+	for _, r := range resp.Data.Result {
+		m := r.Metric
+		k := m["job"] + " " + m["span_kind"]
+		if m["span_kind"] == "SPAN_KIND_CLIENT" {
+			k += " " + m["http_request_method"] + " " + m["url_template"]
+		}
+		got[k] += sampleInt(r.Value)
+	}
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var checks []ArrivalCheck
+	for _, k := range keys {
+		checks = append(checks, check("prometheus", "collector request histogram count: "+k, want[k], got[k], false))
 	}
 	return checks, nil
 }

@@ -30,6 +30,22 @@ type World struct {
 	Truth *GroundTruth
 
 	faults backendFaults
+	// collector: the world sends through the reference collector, whose
+	// tail sampling decides what the backends' telemetry keeps.
+	collector bool
+}
+
+// PlanOptions say how the world's telemetry reaches the stores.
+type PlanOptions struct {
+	// Collector: everything goes through the reference collector
+	// (deploy/collector). The backends then record every request, whatever
+	// the traceparent's sampled flag says, and the collector applies the
+	// schema's sampling rule to whole traces: a sampled-out session keeps
+	// the traces of its errors and slow requests, device and backend spans
+	// alike, and its backend log records only when they are errors.
+	// Without it, the backends follow the sampled flag (head sampling) and
+	// record nothing for a sampled-out session.
+	Collector bool
 }
 
 // backendFaults configures the services' seeded faults.
@@ -180,6 +196,13 @@ func (a actionPlan) requests() int {
 // Every seeded fault is present when sessions >= 2 (with one session the
 // only session is also the sampled-out one, which hides backend faults).
 func Plan(seed int64, sessions int) (*World, error) {
+	return PlanWith(seed, sessions, PlanOptions{})
+}
+
+// PlanWith is Plan for a world sent as opts say. The choice changes only
+// what the backends record and what sampling keeps, never the world itself
+// (sessions, IDs, faults are the same).
+func PlanWith(seed int64, sessions int, opts PlanOptions) (*World, error) {
 	if sessions < 1 || sessions > MaxSessions {
 		return nil, fmt.Errorf("demoworld: sessions must be between 1 and %d, got %d", MaxSessions, sessions)
 	}
@@ -188,6 +211,7 @@ func Plan(seed int64, sessions int) (*World, error) {
 		Format:            GroundTruthFormat,
 		Seed:              seed,
 		SessionsRequested: sessions,
+		Collector:         opts.Collector,
 		SchemaVersion:     schema.SchemaVersion,
 		App: AppTruth{
 			ServiceName:        AppServiceName,
@@ -204,7 +228,7 @@ func Plan(seed int64, sessions int) (*World, error) {
 		})
 	}
 	w := &World{
-		Seed: seed, Sessions: sessions, Truth: gt,
+		Seed: seed, Sessions: sessions, Truth: gt, collector: opts.Collector,
 		faults: backendFaults{poisonedSKU: "sku-" + g.hexID(3), flakyKeys: map[string]bool{}, legacyTraces: map[string]string{}},
 	}
 
@@ -798,6 +822,9 @@ func (b *deviceBuilder) action(sp *sessionPlan, ap actionPlan, pause time.Durati
 			failed, errType = true, r.Attempts[len(r.Attempts)-1].Truth.ErrorType
 		}
 	}
+	if b.w.collector && !sess.Sampled {
+		tailSample(a, b.w.Truth.App.LatencyThresholdMs)
+	}
 	sess.Actions++
 	res := sample(sid, failed, durMs)
 	at.Error, at.Exported, at.SamplingReason = failed, res.Keep(), string(res.Reason)
@@ -821,6 +848,49 @@ func (b *deviceBuilder) action(sp *sessionPlan, ap actionPlan, pause time.Durati
 		a.ErrorLog = b.deviceLog(sid, "", "error alert shown", log.SeverityError, at.TraceID, extra, true, "")
 	}
 	return nil
+}
+
+// tailSample applies the collector's decision to an action of a sampled-out
+// session: its trace (the action's trace, which every propagated attempt
+// continues) is kept when one of its backend spans is an error (an answer
+// of 400 or more anywhere on the path) or slow; otherwise what the backends
+// recorded is dropped. The device's own spans are not decided here: the
+// device exports only spans its rule keeps (errors, slow ones), and each of
+// them is kept by the collector on its own.
+func tailSample(a *Action, thresholdMs int64) {
+	kept := false
+	for _, r := range a.Requests {
+		for _, at := range r.Truth.Attempts {
+			if at.Propagation != PropagationPropagated {
+				continue
+			}
+			if at.PlannedServerMs >= thresholdMs {
+				kept = true
+			}
+			for _, sv := range at.Served {
+				if sv.Status >= 400 {
+					kept = true
+				}
+			}
+		}
+	}
+	for _, r := range a.Requests {
+		for _, at := range r.Truth.Attempts {
+			if at.Propagation != PropagationPropagated {
+				continue
+			}
+			if kept {
+				at.TailSampling = TailKept
+				continue
+			}
+			at.TailSampling = TailDropped
+			at.DroppedSpans = at.BackendSpans
+			at.BackendSpans = nil
+			at.BackendTraceID = ""
+			at.Propagation = PropagationSampledOut
+			at.NoBackendTrace = PropagationSampledOut
+		}
+	}
 }
 
 // request plans one request and its attempts.
@@ -884,10 +954,12 @@ func (b *deviceBuilder) request(sess *SessionTruth, a *Action, rs requestSpec, a
 			tr.BackendTraceID = g.traceID()
 			in.traceID = tr.BackendTraceID
 			b.w.faults.legacyTraces[id] = tr.BackendTraceID
-		case !sess.Sampled:
+		case !sess.Sampled && !b.w.collector:
 			tr.Propagation = PropagationSampledOut
 			tr.NoBackendTrace = PropagationSampledOut
 		default:
+			// Through the collector the backends record a sampled-out
+			// session too; action() decides what tail sampling keeps.
 			tr.Propagation = PropagationPropagated
 			tr.BackendTraceID = at.TraceID
 		}
@@ -898,6 +970,13 @@ func (b *deviceBuilder) request(sess *SessionTruth, a *Action, rs requestSpec, a
 			tr.BackendSpans = o.spans
 			tr.BackendLogs = len(o.logs)
 			for _, l := range o.logs {
+				if !sess.Sampled && l.severity != sevError && tr.Propagation == PropagationPropagated {
+					// The collector keeps a sampled-out session's records
+					// only when they are errors.
+					tr.BackendLogs--
+					tr.DroppedLogs++
+					continue
+				}
 				bl := &BackendLogTruth{Service: l.service, Severity: l.severity, Body: l.body, TraceID: tr.BackendTraceID, RequestID: id, Attempt: i}
 				if tr.Propagation == PropagationPropagated {
 					bl.SessionID = sess.ID

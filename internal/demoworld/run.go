@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+
+	"github.com/stitch-observability/stitch/internal/stack"
 )
 
 // Run tags: resource attributes that mark one run's telemetry so that the
@@ -55,6 +57,18 @@ type Targets struct {
 	Prometheus string `json:"prometheus"`
 	// JaegerQuery is Jaeger's query API (used by ProveArrival).
 	JaegerQuery string `json:"jaeger_query"`
+	// Collector, when set, is the reference collector's OTLP/HTTP base URL
+	// (/v1/traces, /v1/logs, /v1/metrics): every signal is sent there
+	// instead of straight to the stores, which are then only read.
+	Collector string `json:"collector,omitempty"`
+}
+
+// sendTo returns the URLs the world's telemetry goes to.
+func (t Targets) sendTo() (traces, logs, metrics string) {
+	if t.Collector != "" {
+		return t.Collector + "/v1/traces", t.Collector + "/v1/logs", t.Collector + "/v1/metrics"
+	}
+	return t.JaegerOTLPHTTP + otlpTracesPath, t.VictoriaLogs + otlpLogsPath, t.Prometheus + otlpMetricsPath
 }
 
 // normalized checks that each URL is http(s) on a loopback address, without
@@ -87,6 +101,7 @@ func (t Targets) normalized(needQuery bool) (Targets, error) {
 		check("VictoriaLogs", &t.VictoriaLogs, true),
 		check("Prometheus", &t.Prometheus, true),
 		check("JaegerQuery", &t.JaegerQuery, needQuery),
+		check("Collector", &t.Collector, false),
 	)
 	return t, err
 }
@@ -133,7 +148,7 @@ func Run(ctx context.Context, cfg Config, targets Targets, out io.Writer) (*Grou
 	if cfg.Concurrency < 1 || cfg.Concurrency > 64 {
 		return nil, fmt.Errorf("demoworld: concurrency must be between 1 and 64, got %d", cfg.Concurrency)
 	}
-	w, err := Plan(cfg.Seed, cfg.Sessions)
+	w, err := PlanWith(cfg.Seed, cfg.Sessions, PlanOptions{Collector: targets.Collector != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -176,12 +191,18 @@ func Run(ctx context.Context, cfg Config, targets Targets, out io.Writer) (*Grou
 	}
 	p.printf("services up: %s", strings.Join(listeners, ", "))
 
-	spanExp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(targets.JaegerOTLPHTTP+otlpTracesPath), otlptracehttp.WithTimeout(15*time.Second),
+	if targets.Collector != "" {
+		p.printf("sending through the collector at %s (tail sampling, redaction, request histograms, persistent queues)", targets.Collector)
+	} else {
+		p.printf("sending straight to the stores (no collector: the backends follow traceparent's sampled flag)")
+	}
+	tracesURL, logsURL, _ := targets.sendTo()
+	spanExp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(tracesURL), otlptracehttp.WithTimeout(15*time.Second),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: 300 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 15 * time.Second}))
 	if err != nil {
 		return nil, err
 	}
-	logExp, err := otlploghttp.New(ctx, otlploghttp.WithEndpointURL(targets.VictoriaLogs+otlpLogsPath), otlploghttp.WithTimeout(15*time.Second),
+	logExp, err := otlploghttp.New(ctx, otlploghttp.WithEndpointURL(logsURL), otlploghttp.WithTimeout(15*time.Second),
 		otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: true, InitialInterval: 300 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 15 * time.Second}))
 	if err != nil {
 		return nil, err
@@ -323,4 +344,20 @@ func Run(ctx context.Context, cfg Config, targets Targets, out io.Writer) (*Grou
 		return gt, fmt.Errorf("demoworld: telemetry export failed: %w", shutdownErr)
 	}
 	return gt, nil
+}
+
+// StackTargets are a local stack's URLs. Through the collector (when the
+// stack runs one and direct is false) the world sends every signal to it;
+// otherwise straight to the stores.
+func StackTargets(s *stack.Stack, direct bool) Targets {
+	t := Targets{
+		JaegerOTLPHTTP: s.JaegerOTLPHTTPURL(),
+		JaegerQuery:    s.JaegerURL(),
+		VictoriaLogs:   s.VictoriaLogsURL(),
+		Prometheus:     s.PrometheusURL(),
+	}
+	if !direct && s.HasCollector() {
+		t.Collector = s.CollectorOTLPHTTPURL()
+	}
+	return t
 }

@@ -158,7 +158,8 @@ func (ss *services) instrument(ctx context.Context, s *service, t Targets, tags 
 	}, tags...)
 	res := resource.NewSchemaless(attrs...)
 
-	texp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(t.JaegerOTLPHTTP+otlpTracesPath),
+	tracesURL, logsURL, metricsURL := t.sendTo()
+	texp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(tracesURL),
 		otlptracehttp.WithTimeout(10*time.Second),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: 300 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 15 * time.Second}))
 	if err != nil {
@@ -166,7 +167,7 @@ func (ss *services) instrument(ctx context.Context, s *service, t Targets, tags 
 	}
 	topts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+		sdktrace.WithSampler(serviceSampler(t)),
 		sdktrace.WithSpanProcessor(sessionStamp{}),
 		sdktrace.WithBatcher(redactingSpanExporter{next: texp, what: s.name + " traces", errs: errs}, sdktrace.WithBatchTimeout(500*time.Millisecond)),
 	}
@@ -176,7 +177,7 @@ func (ss *services) instrument(ctx context.Context, s *service, t Targets, tags 
 	s.tp = sdktrace.NewTracerProvider(topts...)
 	s.tracer = s.tp.Tracer("github.com/stitch-observability/stitch/internal/demoworld/" + s.name)
 
-	mexp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(t.Prometheus+otlpMetricsPath),
+	mexp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(metricsURL),
 		otlpmetrichttp.WithTimeout(10*time.Second),
 		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: true, InitialInterval: 300 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 15 * time.Second}))
 	if err != nil {
@@ -188,7 +189,7 @@ func (ss *services) instrument(ctx context.Context, s *service, t Targets, tags 
 		sdkmetric.WithExemplarFilter(exemplar.TraceBasedFilter),
 	)
 
-	lexp, err := otlploghttp.New(ctx, otlploghttp.WithEndpointURL(t.VictoriaLogs+otlpLogsPath),
+	lexp, err := otlploghttp.New(ctx, otlploghttp.WithEndpointURL(logsURL),
 		otlploghttp.WithTimeout(10*time.Second),
 		otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: true, InitialInterval: 300 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 15 * time.Second}))
 	if err != nil {
@@ -198,6 +199,17 @@ func (ss *services) instrument(ctx context.Context, s *service, t Targets, tags 
 	s.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(backendLogs{next: batch}))
 	s.log = otelslog.NewLogger("github.com/stitch-observability/stitch/internal/demoworld/"+s.name, otelslog.WithLoggerProvider(s.lp))
 	return nil
+}
+
+// serviceSampler is the services' head sampler. Straight to the stores they
+// follow the caller's sampled flag (a sampled-out session's requests leave
+// nothing); through the collector they record every request and leave the
+// decision to its tail sampling, which sees errors and latency.
+func serviceSampler(t Targets) sdktrace.Sampler {
+	if t.Collector != "" {
+		return sdktrace.AlwaysSample()
+	}
+	return sdktrace.ParentBased(sdktrace.AlwaysSample())
 }
 
 // shutdown stops the servers, then flushes every pipeline (the metric

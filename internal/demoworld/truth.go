@@ -26,9 +26,12 @@ const GroundTruthFormat = "stitch.demoworld.groundtruth/v1"
 // Times ending in _ms that start with virtual_ are on the device's virtual
 // clock that drove the session rules; they are not wall-clock times.
 type GroundTruth struct {
-	Format            string             `json:"format"`
-	Seed              int64              `json:"seed"`
-	SessionsRequested int                `json:"sessions_requested"`
+	Format            string `json:"format"`
+	Seed              int64  `json:"seed"`
+	SessionsRequested int    `json:"sessions_requested"`
+	// Collector: the world was sent through the reference collector,
+	// which samples whole traces by the schema's rule (see PlanOptions).
+	Collector         bool               `json:"collector,omitempty"`
 	SchemaVersion     string             `json:"schema_version"`
 	App               AppTruth           `json:"app"`
 	Services          []ServiceTruth     `json:"services"`
@@ -171,6 +174,14 @@ const (
 	PropagationSampledOut = "sampled_out"
 )
 
+// Tail-sampling decisions of the collector (AttemptTruth.TailSampling).
+const (
+	// TailKept: the trace has an error or a slow span; kept whole.
+	TailKept = "kept"
+	// TailDropped: nothing but the session rule applies, and it drops.
+	TailDropped = "dropped"
+)
+
 // AttemptTruth is one HTTP attempt: one client span.
 type AttemptTruth struct {
 	ClientSpanID string `json:"client_span_id"`
@@ -188,6 +199,14 @@ type AttemptTruth struct {
 	NoBackendTrace string         `json:"no_backend_trace,omitempty"`
 	BackendSpans   map[string]int `json:"backend_spans,omitempty"`
 	BackendLogs    int            `json:"backend_logs"`
+	// TailSampling is the collector's decision on the backend spans of an
+	// attempt of a sampled-out session (TailKept, TailDropped); "" when the
+	// session is sampled or the world does not go through the collector.
+	TailSampling string `json:"tail_sampling,omitempty"`
+	// DroppedSpans and DroppedLogs are what the backends recorded and the
+	// collector's sampling drops (not counted in BackendSpans/BackendLogs).
+	DroppedSpans map[string]int `json:"dropped_spans,omitempty"`
+	DroppedLogs  int            `json:"dropped_logs,omitempty"`
 	// Served lists the requests the services answered for this attempt:
 	// each is one observation in the RED histogram series of its service,
 	// route and status, even when nothing is traced.
@@ -313,6 +332,12 @@ type Expectations struct {
 	// ExemplarServices: services that served at least one sampled request,
 	// so exemplars with trace IDs must exist for them.
 	ExemplarServices []string `json:"exemplar_services"`
+	// RequestHistograms (through the collector only): observations of the
+	// collector's request histogram, made before sampling, per
+	// "app SPAN_KIND_CLIENT METHOD url.template" (the client spans the
+	// devices exported) and per "service SPAN_KIND_SERVER" (every request
+	// a backend served).
+	RequestHistograms map[string]int `json:"request_histograms,omitempty"`
 }
 
 // RunTruth describes one execution.
@@ -374,9 +399,28 @@ func (gt *GroundTruth) BackendTraceIDs() []string {
 	return out
 }
 
+// ExemplarTraceIDs returns every trace ID a metric exemplar of the run may
+// name, sorted: the backend traces, and through the collector also the
+// traces its tail sampling dropped, since exemplars are taken when a request
+// is served, before sampling.
+func (gt *GroundTruth) ExemplarTraceIDs() []string {
+	out := gt.BackendTraceIDs()
+	if gt.Collector {
+		for _, r := range gt.Requests {
+			out = append(out, r.TraceID)
+		}
+		slices.Sort(out)
+		out = slices.Compact(out)
+	}
+	return out
+}
+
 // computeExpectations derives Expect from the records.
 func (gt *GroundTruth) computeExpectations() {
 	e := Expectations{JaegerSpans: map[string]int{}, VictoriaLogsRecords: map[string]int{}, PrometheusRequests: map[string]int{}, PrometheusSeries: map[string]int{}, ExemplarServices: []string{}}
+	if gt.Collector {
+		e.RequestHistograms = map[string]int{}
+	}
 	app := gt.App.ServiceName
 	for _, a := range gt.Actions {
 		if a.Exported {
@@ -396,6 +440,12 @@ func (gt *GroundTruth) computeExpectations() {
 			for _, sv := range at.Served {
 				e.PrometheusRequests[sv.Service]++
 				e.PrometheusSeries[sv.Key()]++
+				if gt.Collector {
+					e.RequestHistograms[sv.Service+" SPAN_KIND_SERVER"]++
+				}
+			}
+			if gt.Collector && at.Exported {
+				e.RequestHistograms[app+" SPAN_KIND_CLIENT "+r.Method+" "+r.URLTemplate]++
 			}
 		}
 	}

@@ -21,6 +21,7 @@ type buildMethod int
 const (
 	installModule buildMethod = iota // go install module/pkg@version
 	toolModule                       // go get -tool in a module of our own, then go build
+	sourceModule                     // go build of a module inside the repository, go.sum verified
 )
 
 // Component is one store binary at a pinned version.
@@ -54,9 +55,18 @@ func CacheDir() string {
 	return filepath.Join(base, "stitch")
 }
 
-// BinaryPath is where a component's binary is cached, keyed by version.
+// BinaryPath is where a component's binary is cached, keyed by version
+// (and, for a module built from the repository, by a hash of its source).
 func (c Component) BinaryPath() string {
-	return filepath.Join(CacheDir(), "stack", c.Name+"-"+c.Version, c.Binary)
+	key := c.Name + "-" + c.Version
+	if c.Method == sourceModule {
+		if dir, err := collectorSource(); err == nil {
+			if h, err := sourceHash(dir); err == nil {
+				key += "-" + h
+			}
+		}
+	}
+	return filepath.Join(CacheDir(), "stack", key, c.Binary)
 }
 
 // Cached reports whether the component's binary is already built.
@@ -125,6 +135,17 @@ func (c Component) build(ctx context.Context) error {
 	case installModule:
 		cmd := goCmd(ctx, "", "install", pkg+"@"+c.Version)
 		cmd.Env = append(cmd.Env, "GOBIN="+tmp)
+		if err := run(cmd); err != nil {
+			return err
+		}
+	case sourceModule:
+		src, err := collectorSource()
+		if err != nil {
+			return err
+		}
+		// -mod=mod: dependencies resolve from go.mod and are verified
+		// against go.sum and the checksum database (goCmd keeps it on).
+		cmd := goCmd(ctx, src, "build", "-mod=mod", "-o", tmpBin, ".")
 		if err := run(cmd); err != nil {
 			return err
 		}

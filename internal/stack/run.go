@@ -33,12 +33,20 @@ type Ports struct {
 	JaegerHealth    int `json:"jaegerHealth"`
 	VictoriaLogs    int `json:"victoriaLogs"`
 	Prometheus      int `json:"prometheus"`
+	// The collector's ports; zero in the state of a stack started before
+	// the collector joined it.
+	CollectorOTLPGRPC int `json:"collectorOTLPGRPC,omitempty"`
+	CollectorOTLPHTTP int `json:"collectorOTLPHTTP,omitempty"`
+	CollectorHealth   int `json:"collectorHealth,omitempty"`
 }
 
 // DefaultPorts are the stores' usual ports, used by the demo stack.
 var DefaultPorts = Ports{
 	JaegerQueryHTTP: 16686, JaegerQueryGRPC: 16685, JaegerOTLPGRPC: 4317, JaegerOTLPHTTP: 4318, JaegerHealth: 13133,
 	VictoriaLogs: 9428, Prometheus: 9090,
+	// Not the usual OTLP ports: those are Jaeger's in this stack, and
+	// docker-compose's collector uses 14317/14318.
+	CollectorOTLPGRPC: 4417, CollectorOTLPHTTP: 4418, CollectorHealth: 13134,
 }
 
 // Process is one running store, recorded so it can be stopped by PID.
@@ -83,9 +91,24 @@ func (s *Stack) VictoriaLogsURL() string {
 }
 func (s *Stack) PrometheusURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.Ports.Prometheus) }
 
+// HasCollector reports whether the stack runs the reference pipeline's
+// collector in front of its stores.
+func (s *Stack) HasCollector() bool { return s.process("collector") != nil }
+
+// CollectorOTLPHTTPURL is the collector's OTLP/HTTP base URL (/v1/traces,
+// /v1/logs, /v1/metrics below it).
+func (s *Stack) CollectorOTLPHTTPURL() string {
+	return fmt.Sprintf("http://127.0.0.1:%d", s.Ports.CollectorOTLPHTTP)
+}
+
+// CollectorOTLPGRPCAddr is the collector's OTLP/gRPC address.
+func (s *Stack) CollectorOTLPGRPCAddr() string {
+	return fmt.Sprintf("127.0.0.1:%d", s.Ports.CollectorOTLPGRPC)
+}
+
 // FreePorts picks unused loopback ports for a private stack.
 func FreePorts() (Ports, error) {
-	ps := make([]int, 7)
+	ps := make([]int, 10)
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -101,7 +124,8 @@ func FreePorts() (Ports, error) {
 		ps[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	return Ports{JaegerQueryHTTP: ps[0], JaegerQueryGRPC: ps[1], JaegerOTLPGRPC: ps[2], JaegerOTLPHTTP: ps[3],
-		JaegerHealth: ps[4], VictoriaLogs: ps[5], Prometheus: ps[6]}, nil
+		JaegerHealth: ps[4], VictoriaLogs: ps[5], Prometheus: ps[6],
+		CollectorOTLPGRPC: ps[7], CollectorOTLPHTTP: ps[8], CollectorHealth: ps[9]}, nil
 }
 
 // Options say where a stack runs and what it prints.
@@ -140,31 +164,98 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	start := time.Now()
-	for _, spec := range s.specs() {
-		if err := checkPortFree(spec.port); err != nil {
+	// The stores first, then the collector in front of them: it starts
+	// sending as soon as it is up.
+	for _, phase := range [][]spec{s.storeSpecs(), s.collectorSpecs()} {
+		if err := s.startSpecs(ctx, phase, o.ReadyTimeout, start, out); err != nil {
 			s.Stop(out)
-			return nil, fmt.Errorf("%s: %w", spec.name, err)
+			return nil, err
+		}
+	}
+	fmt.Fprintf(out, "[%5.1fs] stack ready: jaeger %s, victorialogs %s, prometheus %s",
+		time.Since(start).Seconds(), s.JaegerURL(), s.VictoriaLogsURL(), s.PrometheusURL())
+	if s.HasCollector() {
+		fmt.Fprintf(out, "; collector OTLP in at %s (HTTP) and %s (gRPC)", s.CollectorOTLPHTTPURL(), s.CollectorOTLPGRPCAddr())
+	}
+	fmt.Fprintln(out)
+	return s, nil
+}
+
+// startSpecs launches processes, records them, and waits until each is ready.
+func (s *Stack) startSpecs(ctx context.Context, specs []spec, timeout time.Duration, start time.Time, out io.Writer) error {
+	for _, spec := range specs {
+		if err := checkPortFree(spec.port); err != nil {
+			return fmt.Errorf("%s: %w", spec.name, err)
 		}
 		p, err := s.launch(spec)
 		if err != nil {
-			s.Stop(out)
-			return nil, err
+			return err
 		}
 		s.Processes = append(s.Processes, p)
 		if err := s.save(); err != nil {
-			s.Stop(out)
-			return nil, err
+			return err
 		}
 	}
-	for _, spec := range s.specs() {
-		if err := waitReady(ctx, spec, o.ReadyTimeout, start, out, s); err != nil {
-			s.Stop(out)
-			return nil, err
+	for _, spec := range specs {
+		if err := waitReady(ctx, spec, timeout, start, out, s); err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(out, "[%5.1fs] stack ready: jaeger %s, victorialogs %s, prometheus %s\n",
-		time.Since(start).Seconds(), s.JaegerURL(), s.VictoriaLogsURL(), s.PrometheusURL())
-	return s, nil
+	return nil
+}
+
+// AddCollector starts the collector in front of a running stack that was
+// started without one (a stack recorded before the collector joined it),
+// on the given ports.
+func (s *Stack) AddCollector(ctx context.Context, ports Ports, out io.Writer) error {
+	if out == nil {
+		out = io.Discard
+	}
+	if s.HasCollector() {
+		return nil
+	}
+	c := componentByName("collector")
+	if err := c.Build(ctx, out); err != nil {
+		return err
+	}
+	s.Ports.CollectorOTLPGRPC, s.Ports.CollectorOTLPHTTP, s.Ports.CollectorHealth = ports.CollectorOTLPGRPC, ports.CollectorOTLPHTTP, ports.CollectorHealth
+	if err := s.startSpecs(ctx, s.collectorSpecs(), 60*time.Second, time.Now(), out); err != nil {
+		if p := s.process("collector"); p != nil {
+			_ = StopProcess(*p, 10*time.Second)
+		}
+		return err
+	}
+	return nil
+}
+
+// Restart starts a stopped process of the stack again with the arguments
+// it was recorded with, records its new PID and waits until it is ready.
+func (s *Stack) Restart(ctx context.Context, name string, out io.Writer) error {
+	if out == nil {
+		out = io.Discard
+	}
+	p := s.process(name)
+	if p == nil {
+		return fmt.Errorf("the stack runs no %s", name)
+	}
+	if processAlive(*p) {
+		return fmt.Errorf("%s is still running (pid %d)", name, p.PID)
+	}
+	for _, sp := range s.specs() {
+		if sp.name != name {
+			continue
+		}
+		np, err := s.launch(sp)
+		if err != nil {
+			return err
+		}
+		*p = np
+		if err := s.save(); err != nil {
+			return err
+		}
+		return waitReady(ctx, sp, 60*time.Second, time.Now(), out, s)
+	}
+	return fmt.Errorf("no spec for %s", name)
 }
 
 type spec struct {
@@ -175,6 +266,8 @@ type spec struct {
 	port      int
 	readyURL  string
 	readyBody string
+	// collector: started after the stores, in front of them.
+	collector bool
 }
 
 func componentByName(name string) Component {
@@ -228,6 +321,17 @@ func (s *Stack) specs() []spec {
 			readyURL: fmt.Sprintf("http://127.0.0.1:%d/-/ready", s.Ports.Prometheus),
 		},
 	}
+	if s.Ports.CollectorOTLPHTTP != 0 {
+		all = append(all, spec{
+			name:      "collector",
+			component: componentByName("collector"),
+			args:      []string{"--config=file:" + filepath.Join(s.Dir, "collector.yaml")},
+			dataDir:   filepath.Join(s.Dir, "data", "collector"),
+			port:      s.Ports.CollectorOTLPHTTP,
+			readyURL:  fmt.Sprintf("http://127.0.0.1:%d/", s.Ports.CollectorHealth),
+			collector: true,
+		})
+	}
 	if len(s.Only) == 0 {
 		return all
 	}
@@ -238,6 +342,26 @@ func (s *Stack) specs() []spec {
 		}
 	}
 	return some
+}
+
+func (s *Stack) storeSpecs() []spec {
+	var out []spec
+	for _, sp := range s.specs() {
+		if !sp.collector {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+func (s *Stack) collectorSpecs() []spec {
+	var out []spec
+	for _, sp := range s.specs() {
+		if sp.collector {
+			out = append(out, sp)
+		}
+	}
+	return out
 }
 
 func (s *Stack) writeConfigs() error {
@@ -260,7 +384,17 @@ func (s *Stack) writeConfigs() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(s.Dir, "prometheus.yaml"), prom, 0o644)
+	if err := os.WriteFile(filepath.Join(s.Dir, "prometheus.yaml"), prom, 0o644); err != nil {
+		return err
+	}
+	if s.Ports.CollectorOTLPHTTP == 0 {
+		return nil
+	}
+	col, err := RenderCollectorConfig(s.collectorConfig())
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.Dir, "collector.yaml"), col, 0o644)
 }
 
 func (s *Stack) launch(sp spec) (Process, error) {

@@ -18,7 +18,9 @@ func ForTests(ctx context.Context, out io.Writer) (s *Stack, release func(), err
 		dirs = []string{d}
 	}
 	for _, d := range dirs {
-		if existing, err := Load(d); err == nil && existing.Healthy(ctx) && len(existing.Only) == 0 {
+		// Reused only when the collector is in front of its stores: the
+		// tests send through the reference pipeline.
+		if existing, err := Load(d); err == nil && existing.Healthy(ctx) && len(existing.Only) == 0 && existing.HasCollector() {
 			fmt.Fprintf(out, "reusing the running stack in %s\n", d)
 			return existing, func() {}, nil
 		}
@@ -48,7 +50,16 @@ func ForTests(ctx context.Context, out io.Writer) (s *Stack, release func(), err
 func EnsureDefault(ctx context.Context, out io.Writer) (*Stack, error) {
 	dir := DefaultDir()
 	if s, err := Load(dir); err == nil {
-		if s.Healthy(ctx) {
+		if s.Healthy(ctx) && len(s.Only) == 0 {
+			if !s.HasCollector() {
+				// A stack started before the collector joined it: its
+				// stores stay up, the collector is started in front of them.
+				fmt.Fprintf(out, "stack already running from %s; starting the collector in front of it\n", dir)
+				if err := s.AddCollector(ctx, DefaultPorts, out); err != nil {
+					return nil, err
+				}
+				return s, nil
+			}
 			fmt.Fprintf(out, "stack already running from %s\n", dir)
 			return s, nil
 		}

@@ -33,4 +33,16 @@ var components = []Component{
 		Method:    toolModule,
 		ColdBuild: "about 8-9 min",
 	},
+	{
+		// The reference pipeline's collector: a small main over otelcol
+		// with exactly the components it uses, in its own module inside
+		// the repository (internal/stack/collector, go.sum committed).
+		Name:      "collector",
+		Module:    "go.opentelemetry.io/collector",
+		Version:   CollectorRelease,
+		Package:   "otelcol",
+		Binary:    "stitch-collector",
+		Method:    sourceModule,
+		ColdBuild: "about 4.5 min",
+	},
 }

@@ -20,7 +20,11 @@ type HostPropagation struct {
 	// expected for them.
 	SampledOut int
 	// Disagreements are requests of sampled-out sessions that the backend
-	// recorded anyway: client and backend disagree on sampling.
+	// recorded anyway although the schema's rule drops them: client and
+	// backend disagree on sampling. A request kept for its error or its
+	// latency is kept on every layer when sampling happens on whole traces
+	// (the reference collector's tail sampling), so its backend trace is
+	// no disagreement.
 	Disagreements int
 	// ExampleOrphan is a trace ID of a request with no backend trace that
 	// should have had one.
@@ -84,6 +88,16 @@ func SessionSampledOut(s *telemetry.Span) bool {
 	return false
 }
 
+// keptAnyway tells an app span the schema's rule keeps whatever the session
+// decision: an error or a slow request.
+func keptAnyway(s *telemetry.Span) bool {
+	switch s.Attr(schema.AttrStitchSamplingReason) {
+	case string(schema.ReasonError), string(schema.ReasonLatency):
+		return true
+	}
+	return false
+}
+
 var offsetBuckets = []struct {
 	label string
 	upTo  time.Duration
@@ -122,6 +136,10 @@ func AuditPropagation(x *Index) *Propagation {
 		h.Requests++
 		out := SessionSampledOut(s)
 		switch {
+		case out && r.ServerRoot != nil && keptAnyway(s):
+			// Sampled out, kept whole by tail sampling: it counts like
+			// any request that continues into a backend trace.
+			h.WithBackendTrace++
 		case out && r.ServerRoot != nil:
 			h.SampledOut++
 			h.Disagreements++

@@ -48,6 +48,24 @@ func worldOfHosts() []telemetry.Trace {
 	return traces
 }
 
+// Through a tail-sampling collector, a sampled-out session's error request
+// keeps its backend trace: counted as continued, not as a disagreement.
+func TestAuditPropagationTailSampledError(t *testing.T) {
+	traces := worldOfHosts()
+	last := &traces[len(traces)-1]
+	out := last.Spans[0]
+	srv := telemetry.Span{TraceID: out.TraceID, SpanID: hex(808, 16), ParentSpanID: out.SpanID, Service: "svc", Kind: telemetry.KindServer,
+		Start: out.Start.Add(10 * time.Millisecond), Duration: 50 * time.Millisecond, Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: out.Attr(schema.AttrSessionID)}}}
+	last.Spans = append(last.Spans, srv)
+	p := AuditPropagation(NewIndex(traces))
+	good := p.Hosts[1]
+	require.Equal(t, "good", good.Host)
+	assert.Equal(t, 0, good.SampledOut)
+	assert.Equal(t, 0, good.Disagreements)
+	assert.Equal(t, 5, good.WithBackendTrace)
+	assert.Equal(t, 1.0, good.Coverage())
+}
+
 func TestAuditPropagation(t *testing.T) {
 	p := AuditPropagation(NewIndex(worldOfHosts()))
 	require.Len(t, p.Hosts, 2)

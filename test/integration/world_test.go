@@ -29,14 +29,8 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func worldTargets() demoworld.Targets {
-	return demoworld.Targets{
-		JaegerOTLPHTTP: theStack.JaegerOTLPHTTPURL(),
-		JaegerQuery:    theStack.JaegerURL(),
-		VictoriaLogs:   theStack.VictoriaLogsURL(),
-		Prometheus:     theStack.PrometheusURL(),
-	}
-}
+// worldTargets send through the stack's collector, as the demo does.
+func worldTargets() demoworld.Targets { return demoworld.StackTargets(theStack, false) }
 
 func storeGet(t *testing.T, ctx context.Context, u string, v any) {
 	t.Helper()
@@ -51,6 +45,7 @@ func storeGet(t *testing.T, ctx context.Context, u string, v any) {
 
 type jTrace struct {
 	Spans []struct {
+		TraceID    string `json:"traceID"`
 		SpanID     string `json:"spanID"`
 		ProcessID  string `json:"processID"`
 		References []struct {
@@ -212,7 +207,7 @@ func TestWorldArrivesInEveryStore(t *testing.T) {
 		}
 	})
 
-	t.Run("the sampled-out session left nothing on the backends, and the device kept only errors and slow spans", func(t *testing.T) {
+	t.Run("the sampled-out session kept only the traces of its errors and slow requests, on the device and the backends", func(t *testing.T) {
 		require.NotEmpty(t, gt.Faults.SampledOut.Sessions)
 		session := gt.Faults.SampledOut.Sessions[0]
 		from, to := gt.Run.Started.Add(-10*time.Minute), gt.Run.Finished.Add(10*time.Minute)
@@ -226,17 +221,41 @@ func TestWorldArrivesInEveryStore(t *testing.T) {
 			storeGet(t, ctx, theStack.JaegerURL()+"/api/traces?"+q.Encode(), &resp)
 			return resp.Data
 		}
-		assert.Empty(t, search("gateway"))
+		// Through the collector the backends keep exactly the traces tail
+		// sampling keeps; straight to the stores they keep nothing.
+		wantGateway := map[string]bool{}
+		for _, r := range gt.Requests {
+			for _, at := range r.Attempts {
+				if r.SessionID == session && at.BackendSpans["gateway"] > 0 {
+					wantGateway[at.BackendTraceID] = true
+				}
+			}
+		}
+		if !gt.Collector {
+			require.Empty(t, wantGateway)
+		}
+		gotGateway := map[string]bool{}
+		for _, tr := range search("gateway") {
+			for _, s := range tr.Spans {
+				gotGateway[s.TraceID] = true
+			}
+		}
+		assert.Equal(t, wantGateway, gotGateway, "backend traces of the sampled-out session")
 		kept := search(demoworld.AppServiceName)
 		require.NotEmpty(t, kept, "errors and slow spans are kept")
 		for _, tr := range kept {
 			for _, s := range tr.Spans {
+				if tr.Processes[s.ProcessID].ServiceName != demoworld.AppServiceName {
+					continue // the backend spans of a kept trace
+				}
 				reason, _ := spanTag(s.Tags, "stitch.sampling.reason")
 				assert.Contains(t, []string{"error", "latency"}, reason, "span %s", s.SpanID)
 			}
 		}
 		rows := logsQL(t, ctx, run+` session.id:=`+strconv.Quote(session)+` service.name:="gateway"`)
-		assert.Empty(t, rows)
+		for _, r := range rows {
+			assert.Equal(t, "ERROR", r["severity_text"], "only error records of a sampled-out session are kept")
+		}
 	})
 
 	t.Run("exemplars carry trace IDs of the run", func(t *testing.T) {
@@ -254,7 +273,7 @@ func TestWorldArrivesInEveryStore(t *testing.T) {
 		}
 		storeGet(t, ctx, theStack.PrometheusURL()+"/api/v1/query_exemplars?"+q.Encode(), &resp)
 		known := map[string]bool{}
-		for _, id := range gt.BackendTraceIDs() {
+		for _, id := range gt.ExemplarTraceIDs() {
 			known[id] = true
 		}
 		n := 0
