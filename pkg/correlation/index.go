@@ -286,7 +286,7 @@ func newSpanTable(n int, spans *[]*telemetry.Span) spanTable {
 	for size < 2*n {
 		size *= 2
 	}
-	return spanTable{seed: maphash.MakeSeed(), slots: make([]spanSlot, size), mask: uint64(size - 1), spans: spans}
+	return spanTable{seed: maphash.MakeSeed(), slots: make([]spanSlot, size), mask: uint64(size - 1), spans: spans} // #nosec G115 -- size is a power of two ≥ 16
 }
 
 func (t *spanTable) hash(traceID, spanID string) uint64 {
@@ -324,5 +324,7 @@ func (t *spanTable) add(s *telemetry.Span) {
 		}
 	}
 	*t.spans = append(*t.spans, s)
-	t.slots[i] = spanSlot{tag: tag, n: int32(len(*t.spans))}
+	// A response is capped at 64 MiB (storehttp.MaxBodyBytes), far fewer
+	// spans than an int32 counts.
+	t.slots[i] = spanSlot{tag: tag, n: int32(len(*t.spans))} // #nosec G115 -- see above
 }
