@@ -124,17 +124,17 @@ func BenchmarkJoinAndFrames(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				tl := correlation.BuildTimeline(correlation.Input{SessionID: sid, Traces: traces, Logs: logs})
-				_ = frames.Timeline(tl)
-				_ = frames.Waterfall(tl)
-				_ = frames.Logs(tl)
+				_ = frames.Timeline(tl, frames.Links{})
+				_ = frames.Waterfall(tl, frames.Links{})
+				_ = frames.Logs(tl, frames.Links{})
 			}
 			b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 			// The whole query's work: the join and all three frames.
 			all := func() {
 				tl := correlation.BuildTimeline(correlation.Input{SessionID: sid, Traces: traces, Logs: logs})
-				_ = frames.Timeline(tl)
-				_ = frames.Waterfall(tl)
-				_ = frames.Logs(tl)
+				_ = frames.Timeline(tl, frames.Links{})
+				_ = frames.Waterfall(tl, frames.Links{})
+				_ = frames.Logs(tl, frames.Links{})
 			}
 			b.ReportMetric(testing.AllocsPerRun(1, all)/float64(spans), "allocs/span")
 			var m0, m1 runtime.MemStats
@@ -175,7 +175,7 @@ func TestSyntheticSessionJoinsCompletely(t *testing.T) {
 	if tl.ClockOffset != 42*time.Second {
 		t.Fatalf("offset %s", tl.ClockOffset)
 	}
-	if f := frames.Waterfall(tl); f.Rows() != countSpans(traces)+1 {
+	if f := frames.Waterfall(tl, frames.Links{}); f.Rows() != countSpans(traces)+1 {
 		t.Fatalf("waterfall rows %d, want %d", f.Rows(), countSpans(traces)+1)
 	}
 }

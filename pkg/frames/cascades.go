@@ -13,7 +13,7 @@ import (
 // frequent first, with the chain's services, endpoints and status codes, the
 // root cause, counts, the first error log line and example sessions (the
 // first one linked to its timeline).
-func Cascades(cs []*correlation.Cascade, datasourceUID string) *data.Frame {
+func Cascades(cs []*correlation.Cascade, links Links) *data.Frame {
 	n := len(cs)
 	sig, root, services, endpoints, codes, firstLog, example := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	counts, sessions := make([]int64, n), make([]int64, n)
@@ -36,7 +36,7 @@ func Cascades(cs []*correlation.Cascade, datasourceUID string) *data.Frame {
 		examples[i] = b
 	}
 	exampleField := data.NewField("exampleSession", nil, example)
-	exampleField.Config = &data.FieldConfig{Links: []data.DataLink{SessionTimelineLink(datasourceUID)}}
+	link(exampleField, links.sessionTimelineLink(valueRef), links.sessionDashboardLink(valueRef))
 	f := data.NewFrame("cascades",
 		data.NewField("rootCause", nil, root),
 		data.NewField("count", nil, counts),

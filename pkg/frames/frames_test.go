@@ -43,7 +43,7 @@ func fixture(skew time.Duration) *correlation.Timeline {
 
 // The columns and types Grafana's trace panel reads, pinned.
 func TestWaterfallIsOneGrafanaTrace(t *testing.T) {
-	f := Waterfall(fixture(45 * time.Second))
+	f := Waterfall(fixture(45*time.Second), Links{})
 	want := map[string]data.FieldType{
 		"traceID": data.FieldTypeString, "spanID": data.FieldTypeString, "parentSpanID": data.FieldTypeString,
 		"operationName": data.FieldTypeString, "serviceName": data.FieldTypeString, "kind": data.FieldTypeString,
@@ -63,15 +63,21 @@ func TestWaterfallIsOneGrafanaTrace(t *testing.T) {
 	parents := map[string]string{}
 	var starts = map[string]float64{}
 	var durs = map[string]float64{}
+	traceOf := map[string]string{}
 	for i := 0; i < n; i++ {
-		assert.Equal(t, sid, f.Fields[0].At(i), "one trace: every row carries the session ID")
 		id := f.Fields[1].At(i).(string)
+		traceOf[id] = f.Fields[0].At(i).(string)
 		parents[id] = f.Fields[2].At(i).(string)
 		starts[id] = f.Fields[12].At(i).(float64)
 		durs[id] = f.Fields[13].At(i).(float64)
 	}
 	root := RootSpanID(sid)
 	assert.Equal(t, "", parents[root])
+	// One tree (Grafana nests by span IDs), each span with its own trace.
+	assert.Equal(t, sid, traceOf[root], "the session root carries the session ID")
+	assert.Equal(t, hex(1, 32), traceOf[hex(11, 16)])
+	assert.Equal(t, hex(1, 32), traceOf[hex(12, 16)])
+	assert.Equal(t, hex(2, 32), traceOf[hex(21, 16)])
 	assert.Equal(t, root, parents[hex(10, 16)], "action under the session")
 	assert.Equal(t, hex(10, 16), parents[hex(11, 16)], "request under its action")
 	assert.Equal(t, hex(11, 16), parents[hex(12, 16)], "backend span under its client span")
@@ -96,7 +102,7 @@ func TestWaterfallIsOneGrafanaTrace(t *testing.T) {
 }
 
 func TestTimelineTable(t *testing.T) {
-	f := Timeline(fixture(0))
+	f := Timeline(fixture(0), Links{})
 	layers := map[string]int{}
 	for i := 0; i < f.Rows(); i++ {
 		layers[f.Fields[2].At(i).(string)]++
@@ -109,7 +115,7 @@ func TestTimelineTable(t *testing.T) {
 }
 
 func TestLogsFrame(t *testing.T) {
-	f := Logs(fixture(0))
+	f := Logs(fixture(0), Links{})
 	require.Equal(t, 2, f.Rows())
 	assert.Equal(t, data.VisTypeLogs, string(f.Meta.PreferredVisualization))
 	tid, _ := f.FieldByName("traceId")

@@ -9,8 +9,9 @@ import (
 )
 
 // Sessions builds the sessions table (frame name "sessions", or "session"
-// for traceToSession), with a data link on sessionId to its timeline.
-func Sessions(name string, rows []*correlation.SessionSummary, datasourceUID string) *data.Frame {
+// for traceToSession), with data links on sessionId to its timeline and to
+// the session-detail dashboard.
+func Sessions(name string, rows []*correlation.SessionSummary, links Links) *data.Frame {
 	f := data.NewFrame(name,
 		data.NewField("sessionId", nil, []string{}),
 		data.NewField("start", nil, []time.Time{}),
@@ -32,22 +33,7 @@ func Sessions(name string, rows []*correlation.SessionSummary, datasourceUID str
 			s.App.DeviceModel, s.App.NetworkType, int64(s.Requests), int64(s.Errors), int64(s.BackendTraces),
 			durMs(s.SlowestRequest), s.Sampled)
 	}
-	f.Fields[0].Config = &data.FieldConfig{Links: []data.DataLink{SessionTimelineLink(datasourceUID)}}
+	link(f.Fields[0], links.sessionTimelineLink(valueRef), links.sessionDashboardLink(valueRef))
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
 	return f
-}
-
-// SessionTimelineLink is an internal data link that opens the clicked
-// session's timeline with this data source in Explore.
-func SessionTimelineLink(datasourceUID string) data.DataLink {
-	return data.DataLink{
-		Title: "Open session timeline",
-		Internal: &data.InternalDataLink{
-			DatasourceUID: datasourceUID,
-			Query: map[string]any{
-				"queryType": "sessionTimeline",
-				"sessionId": "${__value.raw}",
-			},
-		},
-	}
 }

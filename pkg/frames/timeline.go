@@ -89,7 +89,7 @@ func orderRows(keys []rowKey, runEnds []int) []rowKey {
 // Timeline builds the session as a table, one row per item in time order
 // (backend clock): actions, client requests, the network share of each,
 // backend spans, log records and lifecycle events.
-func Timeline(tl *correlation.Timeline) *data.Frame {
+func Timeline(tl *correlation.Timeline, links Links) *data.Frame {
 	n := len(tl.Actions) + len(tl.OtherDevice) + len(tl.Requests) + len(tl.Backend) + len(tl.Logs)
 	for _, r := range tl.Requests {
 		if r.ServerRoot != nil {
@@ -196,6 +196,12 @@ func Timeline(tl *correlation.Timeline) *data.Frame {
 			attrs[k] = attrsCell(cells, l.Attributes)
 		}
 	}
+	var traceLinks, spanLinks linkList
+	traceLinks.add(links.traceLink(valueRef))
+	traceLinks.add(links.logsLink("Logs of this trace", valueRef, ""))
+	spanLinks.add(links.logsLink("Logs of this span", rowRef("traceId"), valueRef))
+	link(traceF, traceLinks...)
+	link(spanF, spanLinks...)
 	f := data.NewFrame("timeline", timeF, durF, layerF, svcF, nameF, traceF, spanF, parentF, stF, codeF, sevF, bodyF, attrF)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
 	return f
@@ -239,7 +245,7 @@ func attrsCell(cells *cellArena, a telemetry.Attrs) json.RawMessage {
 
 // Logs builds a Grafana logs frame of the session's log records, each with
 // its trace ID (Grafana links it to the trace).
-func Logs(tl *correlation.Timeline) *data.Frame {
+func Logs(tl *correlation.Timeline, links Links) *data.Frame {
 	n := len(tl.Logs)
 	timeF, times := column[time.Time]("timestamp", data.FieldTypeTime, n)
 	bodyF, bodies := column[string]("body", data.FieldTypeString, n)
@@ -261,6 +267,11 @@ func Logs(tl *correlation.Timeline) *data.Frame {
 		b = appendObject(b, l.Attributes, true)
 		labels[i] = cells.end(append(b, '}'))
 	}
+	// A log line links to its trace and back to the session's timeline.
+	var traceLinks linkList
+	traceLinks.add(links.traceLink(valueRef))
+	traceLinks.add(links.sessionTimelineLink(tl.SessionID), links.Stitch != "")
+	link(traceF, traceLinks...)
 	f := data.NewFrame("logs", timeF, bodyF, sevF, svcF, traceF, spanF, labelF)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeLogs, Type: data.FrameTypeLogLines}
 	return f

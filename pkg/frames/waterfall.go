@@ -87,7 +87,7 @@ func newWaterfallColumns(n, estimate int) *waterfallColumns {
 // request under its action and every backend span the request caused under
 // the client span. Device spans are shifted onto the backend clock (raw times
 // kept in tags) so backend spans sit inside their client span.
-func Waterfall(tl *correlation.Timeline) *data.Frame {
+func Waterfall(tl *correlation.Timeline, links Links) *data.Frame {
 	rootID := RootSpanID(tl.SessionID)
 	n := 1 + len(tl.Actions) + len(tl.OtherDevice) + len(tl.Requests) + len(tl.Unjoined)
 	for _, r := range tl.Requests {
@@ -123,6 +123,14 @@ func Waterfall(tl *correlation.Timeline) *data.Frame {
 		c.span(k, tl, b, false, rootID, "")
 		k++
 	}
+	// Each span opens its trace in the trace store's data source and its
+	// log records in the log store's; Grafana's trace view lists the
+	// frame's field links on every span.
+	var traceLinks, spanLinks linkList
+	traceLinks.add(links.traceLink(valueRef))
+	spanLinks.add(links.logsLink("Logs of this span", rowRef("traceID"), valueRef))
+	link(c.fields[0], traceLinks...)
+	link(c.fields[1], spanLinks...)
 	f := data.NewFrame("waterfall", c.fields...)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTrace}
 	return f
@@ -196,15 +204,18 @@ func (c *waterfallColumns) root(tl *correlation.Timeline, rootID string) {
 	c.refs[0] = c.cells.cell("[]")
 }
 
-// span writes one span's row. Every row carries the session ID as its
-// trace ID: the panel shows one trace. The span's own trace ID is kept in
-// its tags. A client request whose backend is missing says why (missing).
+// span writes one span's row with its own trace ID, so a link or Grafana's
+// trace-to-logs reaches the real trace; the panel still shows one tree,
+// since Grafana's trace view nests spans by span and parent span ID alone,
+// under the session root (whose trace ID is the session ID). The trace ID is
+// also kept in the span's tags. A client request whose backend is missing
+// says why (missing).
 func (c *waterfallColumns) span(k int, tl *correlation.Timeline, s *telemetry.Span, device bool, parent, missing string) {
 	start := s.Start
 	if device {
 		start = start.Add(-tl.ClockOffset)
 	}
-	c.traceIDs[k], c.spanIDs[k], c.parents[k], c.ops[k], c.services[k], c.kinds[k] = tl.SessionID, s.SpanID, parent, s.Name, s.Service, string(s.Kind)
+	c.traceIDs[k], c.spanIDs[k], c.parents[k], c.ops[k], c.services[k], c.kinds[k] = s.TraceID, s.SpanID, parent, s.Name, s.Service, string(s.Kind)
 	c.statusCodes[k], c.statusMsgs[k], c.scopeNames[k], c.scopeVersions[k], c.states[k] = int64(s.StatusCode), s.StatusMessage, s.ScopeName, s.ScopeVersion, s.TraceState
 	c.starts[k], c.durations[k] = msOf(start), float64(s.Duration)/float64(time.Millisecond)
 	c.serviceTags[k] = c.resourceCell(s.Resource)

@@ -10,6 +10,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 
+	"github.com/stitch-observability/stitch/pkg/frames"
 	"github.com/stitch-observability/stitch/pkg/settings"
 	"github.com/stitch-observability/stitch/pkg/stores"
 	"github.com/stitch-observability/stitch/pkg/stores/jaeger"
@@ -109,4 +110,17 @@ func (d *Datasource) healthCheckers() []storeChecker {
 type storeChecker struct {
 	store   *settings.Store
 	checker stores.HealthChecker
+}
+
+// links are the data sources this instance's frames link to: itself, and
+// the trace and log stores' Grafana data sources the user chose.
+func (d *Datasource) links() frames.Links {
+	l := frames.Links{Stitch: d.uid}
+	if st := d.settings.Traces; st != nil {
+		l.Traces = frames.Target{Kind: string(st.Kind), UID: st.LinkDatasourceUID}
+	}
+	if st := d.settings.Logs; st != nil {
+		l.Logs = frames.Target{Kind: string(st.Kind), UID: st.LinkDatasourceUID}
+	}
+	return l
 }

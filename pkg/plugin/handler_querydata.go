@@ -104,11 +104,11 @@ func (d *Datasource) sessionTimeline(ctx context.Context, q backend.DataQuery) b
 	for _, name := range tq.Frames {
 		switch name {
 		case "timeline":
-			out.Frames = append(out.Frames, frames.Timeline(r.Timeline))
+			out.Frames = append(out.Frames, frames.Timeline(r.Timeline, d.links()))
 		case "waterfall":
-			out.Frames = append(out.Frames, frames.Waterfall(r.Timeline))
+			out.Frames = append(out.Frames, frames.Waterfall(r.Timeline, d.links()))
 		case "logs":
-			out.Frames = append(out.Frames, frames.Logs(r.Timeline))
+			out.Frames = append(out.Frames, frames.Logs(r.Timeline, d.links()))
 		}
 	}
 	d.addNotices(out.Frames, r.Notices)
@@ -124,7 +124,7 @@ func (d *Datasource) sessions(ctx context.Context, q backend.DataQuery) backend.
 	if err != nil {
 		return d.failed(ctx, err)
 	}
-	out := backend.DataResponse{Frames: data.Frames{frames.Sessions("sessions", r.Sessions, d.uid)}}
+	out := backend.DataResponse{Frames: data.Frames{frames.Sessions("sessions", r.Sessions, d.links())}}
 	d.addNotices(out.Frames, r.Notices)
 	return out
 }
@@ -142,7 +142,7 @@ func (d *Datasource) traceToSession(ctx context.Context, q backend.DataQuery) ba
 	if r.Session != nil {
 		rows = append(rows, r.Session)
 	}
-	out := backend.DataResponse{Frames: data.Frames{frames.Sessions("session", rows, d.uid)}}
+	out := backend.DataResponse{Frames: data.Frames{frames.Sessions("session", rows, d.links())}}
 	d.addNotices(out.Frames, r.Notices)
 	return out
 }
@@ -170,7 +170,7 @@ func (d *Datasource) errorCascades(ctx context.Context, q backend.DataQuery) bac
 	if err != nil {
 		return d.failed(ctx, err)
 	}
-	out := backend.DataResponse{Frames: data.Frames{frames.Cascades(r.Cascades, d.uid)}}
+	out := backend.DataResponse{Frames: data.Frames{frames.Cascades(r.Cascades, d.links())}}
 	d.addNotices(out.Frames, r.Notices)
 	return out
 }
