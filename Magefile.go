@@ -168,9 +168,10 @@ const (
 )
 
 // Fuzz runs every fuzz target for FUZZTIME each (default 30s, 3s when CI is
-// set; any go test -fuzztime value, e.g. 2m or 500000x), sequentially, and
-// adds each target's executions to benchmarks/fuzz.md. It fails if a target
-// finds a failing input (left in testdata/fuzz/<Target>/ by go test).
+// set; any go test -fuzztime value, e.g. 2m or 500000x), sequentially with
+// one worker, and adds each target's executions to benchmarks/fuzz.md. It
+// fails if a target finds a failing input (left in testdata/fuzz/<Target>/
+// by go test). FUZZMINIMIZETIME bounds the minimizing of each new input (2s).
 func Fuzz() error {
 	budget := fuzzLong
 	if os.Getenv("CI") != "" {
@@ -315,8 +316,15 @@ func fuzzOne(t fuzzTarget, budget string) fuzzResult {
 	if d, err := time.ParseDuration(budget); err == nil {
 		timeout = (2*d + 10*time.Minute).String()
 	}
+	// Go minimizes each new interesting input for up to a minute by
+	// default, executions it does not count: a short bound keeps the
+	// budget for fuzzing (FUZZMINIMIZETIME overrides it).
+	minimize := "2s"
+	if v := strings.TrimSpace(os.Getenv("FUZZMINIMIZETIME")); v != "" {
+		minimize = v
+	}
 	cmd := exec.Command("go", "test", "-run", "^$", "-fuzz", "^"+t.name+"$", "-fuzztime", budget,
-		"-parallel", "1", "-timeout", timeout, t.pkg)
+		"-fuzzminimizetime", minimize, "-parallel", "1", "-timeout", timeout, t.pkg)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	var tail []string
