@@ -171,7 +171,8 @@ const (
 // set; any go test -fuzztime value, e.g. 2m or 500000x), sequentially with
 // one worker, and adds each target's executions to benchmarks/fuzz.md. It
 // fails if a target finds a failing input (left in testdata/fuzz/<Target>/
-// by go test). FUZZMINIMIZETIME bounds the minimizing of each new input (2s).
+// by go test). FUZZMINIMIZETIME bounds the minimizing of each new input (2s);
+// FUZZKEEP=1 copies the new interesting inputs into testdata/fuzz/<Target>/.
 func Fuzz() error {
 	budget := fuzzLong
 	if os.Getenv("CI") != "" {
@@ -192,8 +193,8 @@ func fuzzBudget(def string) string {
 	return def
 }
 
-// fuzzTarget is one Fuzz function of one package.
-type fuzzTarget struct{ pkg, name string }
+// fuzzTarget is one Fuzz function of one package (import path and directory).
+type fuzzTarget struct{ pkg, dir, name string }
 
 func (t fuzzTarget) key() string { return t.pkg + "." + t.name }
 
@@ -220,9 +221,15 @@ func runFuzz(budget string, record bool) error {
 	fmt.Printf("fuzzing %d targets for %s each, one at a time\n", len(targets), budget)
 	start := time.Now()
 	var results []fuzzResult
+	keep := os.Getenv("FUZZKEEP") != ""
 	for i, t := range targets {
 		fmt.Printf("\n== fuzz %d/%d %s (%s)\n", i+1, len(targets), t.name, t.pkg)
 		results = append(results, fuzzOne(t, budget))
+		if keep {
+			if err := keepFuzzCorpus(t); err != nil {
+				return err
+			}
+		}
 	}
 	ledger, err := readFuzzLedger(fuzzLedger)
 	if err != nil {
@@ -247,6 +254,49 @@ func runFuzz(budget string, record bool) error {
 	if len(failed) > 0 {
 		return fmt.Errorf("fuzzing failed:\n  %s", strings.Join(failed, "\n  "))
 	}
+	return nil
+}
+
+// keepFuzzCorpus copies the interesting inputs go test found for a target
+// (kept in the build cache) into the package's testdata/fuzz/<Target>/, so
+// they are committed and run with the unit tests. Inputs over 16 KiB stay
+// in the cache.
+func keepFuzzCorpus(t fuzzTarget) error {
+	cache, err := sh.Output("go", "env", "GOCACHE")
+	if err != nil {
+		return err
+	}
+	from := filepath.Join(cache, "fuzz", filepath.FromSlash(t.pkg), t.name)
+	to := filepath.Join(t.dir, "testdata", "fuzz", t.name)
+	entries, err := os.ReadDir(from)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	kept := 0
+	for _, e := range entries {
+		dst := filepath.Join(to, e.Name())
+		if _, err := os.Stat(dst); err == nil || e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		if len(b) > 16<<10 {
+			continue
+		}
+		if err := os.MkdirAll(to, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return err
+		}
+		kept++
+	}
+	fmt.Printf("kept %d new corpus inputs in %s\n", kept, to)
 	return nil
 }
 
@@ -281,7 +331,7 @@ func fuzzTargets() ([]fuzzTarget, error) {
 		}
 		for _, n := range strings.Fields(names) {
 			if strings.HasPrefix(n, "Fuzz") {
-				targets = append(targets, fuzzTarget{pkg: parts[0], name: n})
+				targets = append(targets, fuzzTarget{pkg: parts[0], dir: parts[1], name: n})
 			}
 		}
 	}
