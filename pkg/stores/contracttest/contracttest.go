@@ -179,3 +179,45 @@ func CheckGolden(t *testing.T, name string, v any) {
 	require.NoError(t, err, "golden file missing: rerun this package's tests with -update")
 	require.Equal(t, string(want), string(got), "converted model differs from %s (rerun with -update if the change is intended)", path)
 }
+
+// Response is the answer of one contract of testdata/contracts.
+type Response struct {
+	Name   string
+	Status int
+	Body   []byte
+}
+
+// Responses reads the answer of every contract in testdata/contracts, sorted
+// by name: realistic store bodies to seed fuzz targets with.
+func Responses(tb testing.TB) []Response {
+	tb.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "contracts", "*.json"))
+	if err != nil || len(paths) == 0 {
+		tb.Fatalf("no contracts in testdata/contracts (%v)", err)
+	}
+	sort.Strings(paths)
+	var out []Response
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var c Contract
+		if err := json.Unmarshal(raw, &c); err != nil {
+			tb.Fatalf("%s: %v", p, err)
+		}
+		r := Response{Name: filepath.Base(p), Status: c.Response.Status}
+		switch {
+		case c.Response.File != "":
+			if r.Body, err = os.ReadFile(filepath.Join("testdata", c.Response.File)); err != nil {
+				tb.Fatal(err)
+			}
+		case c.Response.Text != nil:
+			r.Body = []byte(*c.Response.Text)
+		default:
+			r.Body = c.Response.JSON
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -108,11 +108,40 @@ func normalizeID(id string, width int) string {
 	return id
 }
 
+// isHexID says whether a normalized ID is width lowercase hex digits.
+func isHexID(id string, width int) bool {
+	if len(id) != width {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkIDs rejects a span whose trace, span, parent or link IDs are not hex
+// of their width: the IDs join traces with logs and go into links.
+func checkIDs(s telemetry.Span) error {
+	ok := isHexID(s.TraceID, 32) && isHexID(s.SpanID, 16) && (s.ParentSpanID == "" || isHexID(s.ParentSpanID, 16))
+	for _, l := range s.Links {
+		ok = ok && isHexID(l.TraceID, 32) && isHexID(l.SpanID, 16)
+	}
+	if !ok {
+		return fmt.Errorf("span %q: a trace or span ID is not hex", s.SpanID)
+	}
+	return nil
+}
+
 // toTraces converts Jaeger's JSON traces into the store-neutral model.
 func toTraces(in []jsonTrace) ([]telemetry.Trace, error) {
 	out := make([]telemetry.Trace, 0, len(in))
 	for _, jt := range in {
 		t := telemetry.Trace{TraceID: normalizeID(jt.TraceID, 32), Spans: make([]telemetry.Span, 0, len(jt.Spans))}
+		if !isHexID(t.TraceID, 32) {
+			return nil, fmt.Errorf("trace ID %q is not hex", jt.TraceID)
+		}
 		if len(jt.Warnings) > 0 {
 			t.Notice = strings.Join(jt.Warnings, "; ")
 		}
@@ -157,6 +186,9 @@ func toSpan(js jsonSpan, processes map[string]jsonProcess, resources map[string]
 		default:
 			s.Links = append(s.Links, telemetry.Link{TraceID: normalizeID(r.TraceID, 32), SpanID: normalizeID(r.SpanID, 16)})
 		}
+	}
+	if err := checkIDs(s); err != nil {
+		return telemetry.Span{}, err
 	}
 	var errorTag bool
 	s.Attributes = make(telemetry.Attrs, 0, len(js.Tags))

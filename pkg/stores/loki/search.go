@@ -281,6 +281,11 @@ func (s *Store) queryWindow(ctx context.Context, logQL string, w queryWindow, li
 	if err != nil {
 		return nil, err
 	}
+	return s.decodeQueryRange(body)
+}
+
+// decodeQueryRange reads a query_range answer to a log query: streams.
+func (s *Store) decodeQueryRange(body []byte) (*queryResponse, error) {
 	var qr queryResponse
 	if err := s.client.DecodeJSON(queryRangePath, body, &qr); err != nil {
 		return nil, err

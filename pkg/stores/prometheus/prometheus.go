@@ -32,8 +32,18 @@ type apiResponse struct {
 }
 
 func (s *Store) get(ctx context.Context, path string, q url.Values) (*apiResponse, error) {
+	body, err := s.client.Get(ctx, path, q, "application/json")
+	if err != nil {
+		return nil, err
+	}
+	return s.decode(path, body)
+}
+
+// decode reads Prometheus' envelope: a successful answer, the error
+// Prometheus reports, or an answer that is not Prometheus'.
+func (s *Store) decode(path string, body []byte) (*apiResponse, error) {
 	var env apiResponse
-	if err := s.client.GetJSON(ctx, path, q, &env); err != nil {
+	if err := s.client.DecodeJSON(path, body, &env); err != nil {
 		return nil, err
 	}
 	switch env.Status {
@@ -51,11 +61,19 @@ func (s *Store) CheckHealth(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var data struct {
-		ResultType string `json:"resultType"`
-	}
-	if err := json.Unmarshal(env.Data, &data); err != nil || data.ResultType != "vector" {
-		return "", s.client.NotTheAPI("/api/v1/query", env.Data, fmt.Errorf("want a vector result, got %q", data.ResultType))
+	if err := s.checkVector("/api/v1/query", env.Data); err != nil {
+		return "", err
 	}
 	return "PromQL ok", nil
+}
+
+// checkVector checks that a query's data is an instant vector.
+func (s *Store) checkVector(path string, data json.RawMessage) error {
+	var d struct {
+		ResultType string `json:"resultType"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil || d.ResultType != "vector" {
+		return s.client.NotTheAPI(path, data, fmt.Errorf("want a vector result, got %q", d.ResultType))
+	}
+	return nil
 }

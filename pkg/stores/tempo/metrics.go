@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -169,24 +170,33 @@ func (s *Store) metricsWindows(ctx context.Context, traceQL string, start, end t
 			}
 			mc.warnings = appendOnce(mc.warnings, msg)
 		}
-		for _, series := range mr.Series {
-			sid := ""
-			for _, l := range series.Labels {
-				if l.Key == sessionKey || l.Key == schema.AttrSessionID {
-					sid = l.Value.String()
-				}
+		addSessionCounts(mc.counts, &mr, w, sessionKey)
+	}
+	return mc, nil
+}
+
+// addSessionCounts adds the span counts of each session series of one
+// window's answer to counts. A sample that is not a count (negative, or
+// beyond what a float64 holds exactly) is not one Tempo gives, and is left
+// out; the sums saturate rather than wrap.
+func addSessionCounts(counts map[string]int64, mr *metricsResponse, w searchWindow, sessionKey string) {
+	for _, series := range mr.Series {
+		sid := ""
+		for _, l := range series.Labels {
+			if l.Key == sessionKey || l.Key == schema.AttrSessionID {
+				sid = l.Value.String()
 			}
-			if sid == "" {
-				continue
-			}
-			for _, smp := range series.Samples {
-				if sampleInWindow(smp.TimestampMs, w) {
-					mc.counts[sid] += int64(smp.Value + 0.5)
-				}
+		}
+		if sid == "" {
+			continue
+		}
+		for _, smp := range series.Samples {
+			if smp.Value >= 0 && smp.Value < 1<<53 && sampleInWindow(smp.TimestampMs, w) {
+				n := int64(smp.Value + 0.5)
+				counts[sid] = min(counts[sid], math.MaxInt64-n) + n
 			}
 		}
 	}
-	return mc, nil
 }
 
 // sampleInWindow says whether a sample belongs to window w: its timestamp

@@ -273,6 +273,12 @@ func (s *Store) getJSON(ctx context.Context, path string, params url.Values, out
 	if err != nil {
 		return err
 	}
+	return s.decodeJSON(path, body, out, want...)
+}
+
+// decodeJSON decodes a Tempo JSON answer that must carry one of the keys
+// want (see getJSON).
+func (s *Store) decodeJSON(path string, body []byte, out any, want ...string) error {
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(body, &keys); err != nil {
 		return s.client.NotTheAPI(path, body, err)

@@ -41,6 +41,12 @@ func (s *Store) TagValues(ctx context.Context, attr string, start, end time.Time
 	if err := s.getJSON(ctx, tagValuesPath+url.PathEscape(ref)+"/values", params, &res, "tagValues", "metrics"); err != nil {
 		return nil, err
 	}
+	return distinctValues(&res, limit), nil
+}
+
+// distinctValues is each value of a tag values answer once, in Tempo's
+// order, at most limit (all when limit is 0).
+func distinctValues(res *tagValuesResponse, limit int) []string {
 	seen := map[string]bool{}
 	out := make([]string, 0, len(res.TagValues))
 	for _, tv := range res.TagValues {
@@ -53,5 +59,5 @@ func (s *Store) TagValues(ctx context.Context, attr string, start, end time.Time
 			break
 		}
 	}
-	return out, nil
+	return out
 }

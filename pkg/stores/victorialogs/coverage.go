@@ -19,12 +19,22 @@ func (s *Store) LogCoverage(ctx context.Context, start, end time.Time) (map[stri
 	if err != nil {
 		return nil, err
 	}
+	out, err := coverageFromRows(rows)
+	if err != nil {
+		return nil, s.client.NotTheAPI(queryPath, nil, err)
+	}
+	return out, nil
+}
+
+// coverageFromRows reads the stats rows, one per service. Counts are
+// checked: records with a trace ID are some of the records.
+func coverageFromRows(rows []map[string]string) (map[string]stores.LogCoverage, error) {
 	out := make(map[string]stores.LogCoverage, len(rows))
 	for _, r := range rows {
 		n, err1 := strconv.Atoi(r["records"])
 		w, err2 := strconv.Atoi(r["with_trace"])
-		if err1 != nil || err2 != nil {
-			return nil, s.client.NotTheAPI(queryPath, nil, fmt.Errorf("stats row %v", r))
+		if err1 != nil || err2 != nil || n < 0 || w < 0 || w > n {
+			return nil, fmt.Errorf("stats row %v", r)
 		}
 		out[r[fieldService]] = stores.LogCoverage{Records: n, WithTraceID: w}
 	}

@@ -42,6 +42,16 @@ func (s *Store) queryWith(ctx context.Context, logsQL string, limit int, extra m
 	if err != nil {
 		return nil, err
 	}
+	rows, err := decodeRows(body)
+	if err != nil {
+		return nil, s.client.NotTheAPI(queryPath, body, err)
+	}
+	return rows, nil
+}
+
+// decodeRows reads a LogsQL answer: one JSON object a line, blank lines
+// skipped.
+func decodeRows(body []byte) ([]map[string]string, error) {
 	var rows []map[string]string
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 0, 64*1024), storehttp.MaxBodyBytes)
@@ -52,12 +62,12 @@ func (s *Store) queryWith(ctx context.Context, logsQL string, limit int, extra m
 		}
 		var row map[string]string
 		if err := json.Unmarshal(line, &row); err != nil {
-			return nil, s.client.NotTheAPI(queryPath, body, err)
+			return nil, err
 		}
 		rows = append(rows, row)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, s.client.NotTheAPI(queryPath, body, err)
+		return nil, err
 	}
 	return rows, nil
 }

@@ -1,0 +1,134 @@
+package loki
+
+import (
+	"encoding/json"
+	"errors"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/stitch-observability/stitch/pkg/settings"
+	"github.com/stitch-observability/stitch/pkg/stores/contracttest"
+	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
+)
+
+// Fuzz tests of the readers of Loki's answers: query_range JSON and the
+// tenant limits read from a 400's text. Seeds are the contract fixtures'
+// answers.
+
+func fuzzStore(tb testing.TB) *Store {
+	tb.Helper()
+	raw, _ := json.Marshal(map[string]any{"logs": map[string]any{"kind": "loki", "url": "http://127.0.0.1:1"}})
+	s, err := settings.Load(backend.DataSourceInstanceSettings{JSONData: raw})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := storehttp.New(s.Logs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return New(c)
+}
+
+// FuzzQueryRange: a query_range answer gives one record per entry, at the
+// entry's nanosecond, with the entry's line, and its labels (less those
+// the record has fields for) as sorted attributes; or it fails as not
+// Loki's answer.
+func FuzzQueryRange(f *testing.F) {
+	for _, r := range contracttest.Responses(f) {
+		f.Add(r.Body)
+	}
+	f.Add([]byte(`{"status":"success","data":{"resultType":"streams","result":[{"stream":{"service_name":"api","session_id":"s"},"values":[["2","b",{"structuredMetadata":{"trace_id":"AB"},"parsed":{"session_id":"t"}}],["1","a"]]}]}}`))
+	f.Add([]byte(`{"status":"success","data":{"resultType":"streams","result":[{"values":[["x","a"]]}]}}`))
+	f.Add([]byte(`{"status":"success","data":{"resultType":"matrix","result":[]}}`))
+	s := fuzzStore(f)
+	reserved := map[string]bool{labelTraceID: true, labelSpanID: true, labelService: true, labelSeverityText: true, labelDetectedLevel: true}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		qr, err := s.decodeQueryRange(body)
+		if err != nil {
+			var se *storehttp.Error
+			if !errors.As(err, &se) || !backend.IsDownstreamError(err) {
+				t.Fatalf("%T %v: not a store error", err, err)
+			}
+			return
+		}
+		records, err := toRecords(qr)
+		if err != nil {
+			return
+		}
+		i := 0
+		for _, st := range qr.Data.Result {
+			for _, e := range st.Values {
+				r := records[i]
+				i++
+				ns, err := strconv.ParseInt(e.ts, 10, 64)
+				if err != nil || !r.Time.Equal(time.Unix(0, ns)) || r.Body != e.line {
+					t.Fatalf("entry %+v became %+v", e, r)
+				}
+				if !sort.SliceIsSorted(r.Attributes, func(i, j int) bool { return r.Attributes[i].Key < r.Attributes[j].Key }) {
+					t.Fatalf("attributes not sorted: %v", r.Attributes)
+				}
+				labels := map[string]bool{}
+				for _, m := range []map[string]string{st.Stream, e.metadata, e.parsed} {
+					for k := range m {
+						labels[k] = true
+					}
+				}
+				want := 0
+				for k := range labels {
+					if !reserved[k] {
+						want++
+					}
+				}
+				if len(r.Attributes) != want {
+					t.Fatalf("labels %v gave attributes %v", labels, r.Attributes)
+				}
+			}
+		}
+		if i != len(records) {
+			t.Fatalf("%d entries gave %d records", i, len(records))
+		}
+	})
+}
+
+// FuzzLearnLimits: a limit learned from a Loki 400 keeps the adapter's
+// limits positive and at most Loki's defaults, and the same refusal never
+// teaches twice (so retries end).
+func FuzzLearnLimits(f *testing.F) {
+	for _, r := range contracttest.Responses(f) {
+		if r.Status == 400 {
+			f.Add(string(r.Body))
+		}
+	}
+	for _, s := range []string{
+		"max entries limit per query exceeded, limit > max_entries_limit_per_query (5000 > 0)",
+		"max entries limit per query exceeded, limit > max_entries_limit (101 > 100)",
+		"the query time range exceeds the limit (query length: 745h0m0s, limit: 30d1h)",
+		"the query time range exceeds the limit (query length: 2h, limit: 30s)",
+		"the query time range exceeds the limit (query length: 1y, limit: 99999999999y)",
+		"the query time range exceeds the limit (query length: x, limit: 1.5h)",
+	} {
+		f.Add(s)
+	}
+	st := fuzzStore(f).client.Store()
+	f.Fuzz(func(t *testing.T, msg string) {
+		var l tenantLimits
+		if l.learn(&storehttp.Error{Store: st, StatusCode: 500, Msg: msg}) {
+			t.Fatalf("%q: a limit learned from a 500", msg)
+		}
+		learned := l.learn(&storehttp.Error{Store: st, StatusCode: 400, Msg: msg})
+		entries, length := l.entries(), l.queryLength()
+		if entries < 1 || entries > maxEntriesPerQuery || length < time.Minute || length > defaultMaxQueryLength {
+			t.Fatalf("%q: limits %d entries, %v", msg, entries, length)
+		}
+		if !learned && (entries < maxEntriesPerQuery || length < defaultMaxQueryLength) {
+			t.Fatalf("%q: learned=%v but limits %d entries, %v", msg, learned, entries, length)
+		}
+		if l.learn(&storehttp.Error{Store: st, StatusCode: 400, Msg: msg}) {
+			t.Fatalf("%q: the same refusal taught twice", msg)
+		}
+	})
+}
