@@ -72,6 +72,7 @@ func TestAll() error {
 		{"go vet (integration)", func() error { return sh.RunV("go", "vet", "-tags", "integration", "./test/...") }},
 		{"go unit tests (race detector)", func() error { return sh.RunV("go", "test", "-race", "-count=1", "./...") }},
 		{"security scan (gosec, high severity)", gosec},
+		{"fuzzing, short (every target, FUZZTIME each, default 3s)", fuzzShort},
 		{"frontend install", npmInstall},
 		{"frontend typecheck", func() error { return sh.RunV("npm", "run", "typecheck") }},
 		{"frontend lint", func() error { return sh.RunV("npm", "run", "lint") }},

@@ -26,12 +26,9 @@ func FuzzDecodeTraces(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var env apiResponse
-		if json.Unmarshal(body, &env) != nil || len(env.Errors) > 0 || len(env.Data) == 0 || string(env.Data) == "null" {
-			return
-		}
 		var found []jsonTrace
-		if json.Unmarshal(env.Data, &found) != nil {
+		env := apiResponse{Data: dataField{out: &found}}
+		if json.Unmarshal(body, &env) != nil || len(env.Errors) > 0 || !env.Data.present {
 			return
 		}
 		traces, err := toTraces(found)
