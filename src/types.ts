@@ -95,7 +95,8 @@ export type StitchQueryType =
   | 'latencyBreakdown'
   | 'errorCascades'
   | 'propagationHealth'
-  | 'sessionMetrics';
+  | 'sessionMetrics'
+  | 'exemplarSessions';
 
 export const QUERY_TYPES: readonly StitchQueryType[] = [
   'sessions',
@@ -105,7 +106,12 @@ export const QUERY_TYPES: readonly StitchQueryType[] = [
   'errorCascades',
   'propagationHealth',
   'sessionMetrics',
+  'exemplarSessions',
 ];
+
+/** exemplarSessions looks each session up in the trace store: its limit is lower. */
+export const DEFAULT_EXEMPLAR_SESSIONS_LIMIT = 20;
+export const MAX_EXEMPLAR_SESSIONS_LIMIT = 100;
 
 /** The attributes latencyBreakdown and sessionMetrics group by. */
 export const GROUP_BY_ATTRIBUTES = ['endpoint', 'appVersion', 'osVersion', 'deviceModel', 'networkType'] as const;

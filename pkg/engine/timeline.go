@@ -35,9 +35,13 @@ var DefaultLimits = Limits{TracesPerSession: 500, LogsPerSession: 5000, FetchCon
 // Engine runs queries against one data source's stores. A nil store means
 // that role is not configured (or cannot answer session queries).
 type Engine struct {
-	Traces stores.TraceStore
-	Logs   stores.LogStore
-	Limits Limits
+	Traces  stores.TraceStore
+	Logs    stores.LogStore
+	Metrics stores.MetricStore
+	// RequestDurationMetric is the request-duration histogram whose
+	// exemplars exemplarSessions follows (settings.Store).
+	RequestDurationMetric string
+	Limits                Limits
 }
 
 // TimelineResult is a joined session and what was cut or failed.

@@ -45,9 +45,12 @@ type Datasource struct {
 	// health holds every configured store's checker, by role.
 	health map[settings.Role]stores.HealthChecker
 	// The query side of the trace and log roles; nil when the role is not
-	// configured. (The metric store is only health-checked so far.)
+	// configured.
 	traces stores.TraceStore
 	logs   stores.LogStore
+	// metrics answers exemplarSessions (exemplars of the request-duration
+	// histogram).
+	metrics stores.MetricStore
 
 	resources backend.CallResourceHandler
 }
@@ -81,7 +84,8 @@ func NewDatasource(_ context.Context, cfg backend.DataSourceInstanceSettings) (i
 			l := loki.New(c)
 			ds.logs, ds.health[st.Role] = l, l
 		case settings.KindPrometheus:
-			ds.health[st.Role] = prometheus.New(c)
+			p := prometheus.New(c)
+			ds.metrics, ds.health[st.Role] = p, p
 		default:
 			ds.Dispose()
 			return nil, fmt.Errorf("store kind %q has no adapter", st.Kind)

@@ -88,8 +88,8 @@ var storeKinds = []storeKind{
 	// log coverage for propagationHealth, Loki cannot.
 	{settings.KindVictoriaLogs, settings.RoleLogs, []string{query.TypeSessionTimeline, query.TypeErrorCascades, query.TypePropagationHealth}},
 	{settings.KindLoki, settings.RoleLogs, []string{query.TypeSessionTimeline, query.TypeErrorCascades}},
-	// Prometheus is only health-checked.
-	{settings.KindPrometheus, settings.RoleMetrics, nil},
+	// Prometheus' exemplars lead to the sessions behind a spike.
+	{settings.KindPrometheus, settings.RoleMetrics, []string{query.TypeExemplarSessions}},
 }
 
 // faultQueries is one query of each type, over the in-memory golden data
@@ -102,6 +102,7 @@ var faultQueries = map[string]string{
 	query.TypeErrorCascades:     `{"queryType":"errorCascades"}`,
 	query.TypePropagationHealth: `{"queryType":"propagationHealth"}`,
 	query.TypeSessionMetrics:    `{"queryType":"sessionMetrics","metric":"sessions"}`,
+	query.TypeExemplarSessions:  `{"queryType":"exemplarSessions","endpoint":"/orders"}`,
 }
 
 // outcome is what one query type answers when one store fails.
@@ -130,6 +131,13 @@ func expected(k storeKind, f storeFault, queryType string) (outcome, backend.Sta
 		return degrades, 0
 	case queryType == query.TypeTraceToSession && f.name == "404":
 		return notFound, 0
+	case queryType == query.TypeExemplarSessions && k.role == settings.RoleTraces:
+		// The exemplars are there; their traces are not: an empty list
+		// that says why.
+		if f.name == "404" {
+			return notFound, 0
+		}
+		return degrades, 0
 	case f.name == "timeout":
 		return failsWith, backend.StatusTimeout
 	}
@@ -171,6 +179,9 @@ func faultyDatasource(t *testing.T, k storeKind, url string) *Datasource {
 	}
 	if k.role != settings.RoleLogs {
 		ds.logs = memoryLogStore{goldenLogs()}
+	}
+	if k.role != settings.RoleMetrics {
+		ds.metrics = memoryMetricStore{goldenExemplars()}
 	}
 	return ds
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stitch-observability/stitch/pkg/schema"
+	"github.com/stitch-observability/stitch/pkg/settings"
 	"github.com/stitch-observability/stitch/pkg/stores"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
@@ -127,13 +128,47 @@ func (m memoryLogStore) SearchLogs(_ context.Context, q stores.LogSearch) (store
 	return res, nil
 }
 
+// memoryMetricStore answers exemplar searches with the exemplars it holds
+// whose series match every label asked for.
+type memoryMetricStore struct{ exemplars []stores.Exemplar }
+
+func (m memoryMetricStore) CheckHealth(context.Context) (string, error) { return "ok", nil }
+
+func (m memoryMetricStore) Exemplars(_ context.Context, q stores.ExemplarSearch) ([]stores.Exemplar, error) {
+	var out []stores.Exemplar
+	for _, x := range m.exemplars {
+		match := x.Series["__name__"] == q.Metric
+		for _, kv := range q.Labels {
+			match = match && x.Series[kv.Key] == kv.Value
+		}
+		if match {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// goldenExemplars are the request-duration histogram's exemplars of the
+// golden world: the failed POST /orders (trace 1), and one whose trace the
+// store does not hold (sampled out).
+func goldenExemplars() []stores.Exemplar {
+	series := func(code string) map[string]string {
+		return map[string]string{"__name__": settings.DefaultRequestDurationMetric + "_bucket", "url_template": "/orders", "span_kind": "SPAN_KIND_CLIENT", "http_response_status_code": code, "le": "1000"}
+	}
+	return []stores.Exemplar{
+		{TraceID: gid(1, 32), SpanID: gid(0x11, 16), Value: 800, Time: t0.Add(time.Second), Series: series("502")},
+		{TraceID: gid(7, 32), SpanID: gid(0x71, 16), Value: 950, Time: t0.Add(2 * time.Second), Series: series("200")},
+	}
+}
+
 func goldenDatasource(t *testing.T) *Datasource {
 	inst, err := NewDatasource(context.Background(), backend.DataSourceInstanceSettings{UID: "stitch",
-		JSONData: json.RawMessage(`{"traces":{"kind":"jaeger","url":"http://127.0.0.1:1"},"logs":{"kind":"victorialogs","url":"http://127.0.0.1:2"}}`)})
+		JSONData: json.RawMessage(`{"traces":{"kind":"jaeger","url":"http://127.0.0.1:1"},"logs":{"kind":"victorialogs","url":"http://127.0.0.1:2"},"metrics":{"kind":"prometheus","url":"http://127.0.0.1:3"}}`)})
 	require.NoError(t, err)
 	ds := inst.(*Datasource)
 	ds.traces = memoryTraceStore{goldenTraces()}
 	ds.logs = memoryLogStore{goldenLogs()}
+	ds.metrics = memoryMetricStore{goldenExemplars()}
 	return ds
 }
 
@@ -151,6 +186,8 @@ func TestGoldenResponses(t *testing.T) {
 		"propagation_health":          `{"queryType":"propagationHealth"}`,
 		"session_metrics_sessions":    `{"queryType":"sessionMetrics","metric":"sessions"}`,
 		"session_metrics_by_endpoint": `{"queryType":"sessionMetrics","metric":"serverLatencyP95","groupBy":"endpoint"}`,
+		"exemplar_sessions":           `{"queryType":"exemplarSessions","endpoint":"/orders"}`,
+		"exemplar_sessions_errors":    `{"queryType":"exemplarSessions","endpoint":"/orders","errorsOnly":true,"minDurationMs":500}`,
 		"latency_by_endpoint_device":  `{"queryType":"latencyBreakdown","groupBy":["endpoint","deviceModel"]}`,
 	}
 	for name, raw := range cases {

@@ -41,6 +41,7 @@ var queryHandlers = map[string]queryHandler{
 	query.TypeErrorCascades:     (*Datasource).errorCascades,
 	query.TypePropagationHealth: (*Datasource).propagationHealth,
 	query.TypeSessionMetrics:    (*Datasource).sessionMetrics,
+	query.TypeExemplarSessions:  (*Datasource).exemplarSessions,
 }
 
 // QueryData answers the request's queries concurrently, each on its own: one
@@ -88,7 +89,12 @@ func badRequest(err error) backend.DataResponse {
 }
 
 func (d *Datasource) engine() *engine.Engine {
-	return &engine.Engine{Traces: d.traces, Logs: d.logs, Limits: engine.DefaultLimits}
+	e := &engine.Engine{Traces: d.traces, Logs: d.logs, Metrics: d.metrics, Limits: engine.DefaultLimits,
+		RequestDurationMetric: settings.DefaultRequestDurationMetric}
+	if d.settings.Metrics != nil {
+		e.RequestDurationMetric = d.settings.Metrics.RequestDurationMetric
+	}
+	return e
 }
 
 func (d *Datasource) sessionTimeline(ctx context.Context, q backend.DataQuery) backend.DataResponse {
@@ -185,6 +191,20 @@ func (d *Datasource) propagationHealth(ctx context.Context, q backend.DataQuery)
 	return out
 }
 
+func (d *Datasource) exemplarSessions(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	eq, err := query.ParseExemplarSessions(q.JSON)
+	if err != nil {
+		return badRequest(err)
+	}
+	r, err := d.engine().ExemplarSessions(ctx, eq, q.TimeRange.From, q.TimeRange.To)
+	if err != nil {
+		return d.failed(ctx, err)
+	}
+	out := backend.DataResponse{Frames: data.Frames{frames.Sessions("sessions", r.Sessions, d.links())}}
+	d.addNotices(out.Frames, r.Notices)
+	return out
+}
+
 // minStep keeps session metrics' buckets wide enough to hold sessions.
 const minStep = 10 * time.Second
 
@@ -247,7 +267,7 @@ func (d *Datasource) failed(ctx context.Context, err error) backend.DataResponse
 		se *storehttp.Error
 	)
 	switch {
-	case errors.As(err, &fe) || errors.As(err, &ce) || errors.Is(err, engine.ErrNoTraceStore):
+	case errors.As(err, &fe) || errors.As(err, &ce) || errors.Is(err, engine.ErrNoTraceStore) || errors.Is(err, engine.ErrNoMetricStore):
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, msg)
 	case isTimeout(err):
 		return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream, msg)

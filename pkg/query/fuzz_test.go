@@ -183,5 +183,14 @@ func FuzzParseQuery(f *testing.F) {
 			}
 			reparse(t, "ParseSessionMetrics", q, parseMetrics)
 		}
+
+		if q, err := ParseExemplarSessions(raw); err != nil {
+			checkFieldError(t, "ParseExemplarSessions", raw, err, "endpoint", "minDurationMs", "limit", "errorsOnly")
+		} else {
+			if q.Endpoint == "" || q.MinDurationMs < 0 || q.Limit < 1 || q.Limit > MaxExemplarSessionsLimit {
+				t.Fatalf("ParseExemplarSessions(%q) = %+v", raw, q)
+			}
+			reparse(t, "ParseExemplarSessions", q, ParseExemplarSessions)
+		}
 	})
 }

@@ -22,7 +22,7 @@ const (
 
 // Types lists every query type Stitch answers.
 var Types = []string{TypeSessions, TypeSessionTimeline, TypeTraceToSession, TypeLatencyBreakdown, TypeErrorCascades,
-	TypePropagationHealth, TypeSessionMetrics}
+	TypePropagationHealth, TypeSessionMetrics, TypeExemplarSessions}
 
 // FieldError is an invalid query field.
 type FieldError struct {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/prometheus/common/model"
 )
 
 // Role names which kind of telemetry a store holds.
@@ -92,6 +93,12 @@ type Store struct {
 	TLSSkipVerify bool
 	TLSServerName string
 	Timeout       time.Duration
+
+	// RequestDurationMetric is the request-duration histogram (without its
+	// _bucket suffix) whose exemplars lead from a latency or error spike to
+	// its sessions: metrics store only. The default is the one the
+	// reference collector pipeline's span metrics write.
+	RequestDurationMetric string
 
 	// LinkDatasourceUID is the uid of the Grafana data source (Tempo or
 	// Jaeger for traces, Loki or VictoriaLogs for logs) that Stitch's data
@@ -178,6 +185,8 @@ type jsonStore struct {
 	TimeoutSeconds json.RawMessage `json:"timeoutSeconds"`
 	// LinkDatasourceUID: see Store.LinkDatasourceUID.
 	LinkDatasourceUID string `json:"linkDatasourceUid"`
+	// RequestDurationMetric: see Store.RequestDurationMetric.
+	RequestDurationMetric string `json:"requestDurationMetric"`
 }
 
 type jsonSettings struct {
@@ -322,6 +331,16 @@ func parseStore(role Role, js *jsonStore, secure map[string]string) (*Store, err
 		return nil, fieldErr(f("timeoutSeconds"), "%v", err)
 	}
 
+	st.RequestDurationMetric = strings.TrimSpace(js.RequestDurationMetric)
+	switch {
+	case st.RequestDurationMetric != "" && role != RoleMetrics:
+		return nil, fieldErr(f("requestDurationMetric"), "applies to the metrics store only")
+	case st.RequestDurationMetric == "" && role == RoleMetrics:
+		st.RequestDurationMetric = DefaultRequestDurationMetric
+	case role == RoleMetrics && !model.LegacyValidation.IsValidMetricName(st.RequestDurationMetric):
+		return nil, fieldErr(f("requestDurationMetric"), "%q is not a Prometheus metric name", st.RequestDurationMetric)
+	}
+
 	st.LinkDatasourceUID = strings.TrimSpace(js.LinkDatasourceUID)
 	if st.LinkDatasourceUID != "" {
 		if role == RoleMetrics {
@@ -334,6 +353,11 @@ func parseStore(role Role, js *jsonStore, secure map[string]string) (*Store, err
 	}
 	return st, nil
 }
+
+// DefaultRequestDurationMetric is the request-duration histogram the
+// reference collector pipeline's span metrics write (namespace
+// stitch.requests, unit ms), as Prometheus names it.
+const DefaultRequestDurationMetric = "stitch_requests_duration_milliseconds"
 
 var datasourceUID = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,40}$`)
 

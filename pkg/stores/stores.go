@@ -37,6 +37,27 @@ type LogStore interface {
 // MetricStore holds metrics and exemplars (Prometheus).
 type MetricStore interface {
 	HealthChecker
+	// Exemplars returns the exemplars of the series that match q.
+	Exemplars(ctx context.Context, q ExemplarSearch) ([]Exemplar, error)
+}
+
+// ExemplarSearch asks for the exemplars of one metric's series whose labels
+// equal the ones given, in [Start, End].
+type ExemplarSearch struct {
+	Metric     string
+	Labels     []telemetry.KV
+	Start, End time.Time
+}
+
+// Exemplar is one exemplar: a sampled observation and the trace it came
+// from.
+type Exemplar struct {
+	TraceID string // 32 lowercase hex
+	SpanID  string
+	Value   float64
+	Time    time.Time
+	// Series are the labels of the series the exemplar belongs to.
+	Series map[string]string
 }
 
 // TraceSearch asks a trace store for traces with a span carrying every

@@ -465,6 +465,20 @@ describe('QueryEditor ID validation', () => {
       expect(last()).toEqual({ refId: 'A', queryType: 'errorCascades', limit: 1000 });
     });
 
+    it('exemplarSessions: endpoint, errors only and min duration; no limit or other filters', () => {
+      const { last, onRunQuery } = setup();
+      chooseQueryType('Exemplar sessions');
+      expect(last().queryType).toBe('exemplarSessions');
+      expect(onRunQuery).toHaveBeenCalledTimes(1);
+      for (const label of ['Limit', 'Group by', 'Metric', 'Session ID', 'Trace ID', 'App service']) {
+        expect(screen.queryByLabelText(label)).not.toBeInTheDocument();
+      }
+      expect(screen.getByLabelText('Endpoint')).toBeInTheDocument();
+      fireEvent.change(screen.getByLabelText('Min duration (ms)'), { target: { value: '3000' } });
+      fireEvent.click(screen.getByLabelText('Errors only'));
+      expect(last()).toMatchObject({ queryType: 'exemplarSessions', minDurationMs: 3000, errorsOnly: true });
+    });
+
     it('propagationHealth: no options', () => {
       const { last, onRunQuery } = setup();
       chooseQueryType('Propagation health');

@@ -41,6 +41,11 @@ const QUERY_TYPE_OPTIONS: Array<SelectableValue<StitchQueryType>> = [
     description: 'Trace context coverage per host and session context per service',
   },
   { label: 'Session metrics', value: 'sessionMetrics', description: 'Alertable time series of session metrics' },
+  {
+    label: 'Exemplar sessions',
+    value: 'exemplarSessions',
+    description: "The sessions behind an endpoint's latency or error spike, from Prometheus exemplars",
+  },
 ];
 
 const GROUP_BY_LABELS: { [A in GroupByAttribute]: string } = {
@@ -250,6 +255,17 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
         </InlineFieldRow>
       )}
 
+      {queryType === 'exemplarSessions' && (
+        <ExemplarSessionsFields
+          idPrefix={idPrefix}
+          query={query}
+          update={update}
+          onRunQuery={onRunQuery}
+          datasource={datasource}
+          range={range}
+        />
+      )}
+
       {queryType === 'traceToSession' && (
         <InlineFieldRow>
           <InlineField
@@ -335,6 +351,55 @@ function SessionsFields({ idPrefix, query, update, onRunQuery, datasource, range
         />
       </InlineFieldRow>
     </>
+  );
+}
+
+/** exemplarSessions: the endpoint (required), and what makes an exemplar part of the spike. */
+function ExemplarSessionsFields({ idPrefix, query, update, onRunQuery, datasource, range }: SessionsFieldsProps) {
+  const minDuration = query.minDurationMs;
+  const minDurationInvalid = minDuration !== undefined && (!Number.isFinite(minDuration) || minDuration < 0);
+  return (
+    <InlineFieldRow>
+      <AttributeSelect
+        id={`${idPrefix}-endpoint`}
+        label="Endpoint"
+        labelWidth={LABEL_WIDTH}
+        attribute="endpoint"
+        placeholder="/api/checkout"
+        value={query.endpoint}
+        datasource={datasource}
+        range={range}
+        onChange={(value) => update({ endpoint: value }, true)}
+      />
+      <InlineField label="Errors only" labelWidth={LABEL_WIDTH} tooltip="Exemplars of 5xx answers">
+        <InlineSwitch
+          id={`${idPrefix}-errorsOnly`}
+          value={query.errorsOnly ?? false}
+          onChange={(e) => update({ errorsOnly: e.currentTarget.checked }, true)}
+        />
+      </InlineField>
+      <InlineField
+        label="Min duration (ms)"
+        labelWidth={LABEL_WIDTH + 4}
+        tooltip="Only exemplars of requests at least this slow: the spike"
+        invalid={minDurationInvalid}
+        error="Use 0 or more milliseconds"
+      >
+        <Input
+          id={`${idPrefix}-minDurationMs`}
+          type="number"
+          min={0}
+          width={16}
+          placeholder="0"
+          value={minDuration ?? ''}
+          onChange={(e: ChangeEvent<HTMLInputElement>) => {
+            const raw = e.currentTarget.value;
+            update({ minDurationMs: raw === '' ? undefined : Number(raw) });
+          }}
+          onBlur={onRunQuery}
+        />
+      </InlineField>
+    </InlineFieldRow>
   );
 }
 

@@ -519,13 +519,14 @@ describe('QueryEditor', () => {
   test('query type: each type shows its own fields and gets the defaults it needs', async () => {
     const page = await open('query');
     const fieldsOf = {
-      Sessions: ['appService', 'errorsOnly', 'minDurationMs', 'limit'],
+      Sessions: ['appService', 'endpoint', 'errorsOnly', 'minDurationMs', 'limit'],
       'Session timeline': ['sessionId'],
       'Trace to session': ['traceId'],
       'Latency breakdown': ['groupBy', 'limit'],
       'Error cascades': ['limit'],
       'Propagation health': [],
       'Session metrics': ['metric', 'metricGroupBy'],
+      'Exemplar sessions': ['endpoint', 'errorsOnly', 'minDurationMs'],
     };
     const all = [...new Set(Object.values(fieldsOf).flat())];
     const expected = {
@@ -536,6 +537,7 @@ describe('QueryEditor', () => {
       'Error cascades': { queryType: 'errorCascades', groupBy: ['endpoint'] },
       'Propagation health': { queryType: 'propagationHealth', groupBy: ['endpoint'] },
       'Session metrics': { queryType: 'sessionMetrics', groupBy: 'endpoint', metric: 'errorSessionRatio' },
+      'Exemplar sessions': { queryType: 'exemplarSessions' },
     };
     let runs = 0;
     for (const label of [
@@ -545,6 +547,7 @@ describe('QueryEditor', () => {
       'Error cascades',
       'Propagation health',
       'Session metrics',
+      'Exemplar sessions',
       'Sessions',
     ]) {
       await choose(page, 'stitch-query-A-type', label);

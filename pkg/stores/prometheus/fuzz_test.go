@@ -79,3 +79,25 @@ func FuzzAPIResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExemplars: query_exemplars' data decodes into exemplars whose trace
+// IDs are lowercase hex of 32, newest first, or is refused.
+func FuzzExemplars(f *testing.F) {
+	f.Add([]byte(`[{"seriesLabels":{"le":"1"},"exemplars":[{"labels":{"trace_id":"0AF7651916CD43DD8448EB211C80319C"},"value":"1.5","timestamp":1.25}]}]`))
+	f.Add([]byte(`[{"exemplars":[{"labels":{"trace_id":"x"},"value":"NaN","timestamp":-1}]}]`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		xs, err := decodeExemplars(data)
+		if err != nil {
+			return
+		}
+		for i, x := range xs {
+			if len(x.TraceID) != 32 || strings.ToLower(x.TraceID) != x.TraceID {
+				t.Fatalf("trace ID %q", x.TraceID)
+			}
+			if i > 0 && x.Time.After(xs[i-1].Time) {
+				t.Fatalf("not newest first at %d", i)
+			}
+		}
+	})
+}
