@@ -86,3 +86,39 @@ func TestFramesCarryLinksToTheStoresDataSources(t *testing.T) {
 	require.Len(t, sl, 2)
 	assert.Equal(t, "/d/stitch-session-detail/stitch-session-detail?var-session=${__value.raw}&var-datasource="+inst.UID+"&${__url_time_range}", sl[1]["url"])
 }
+
+// exemplarSessions goes from the request-duration histogram's exemplars in
+// Prometheus (written by the collector's span metrics) through their traces
+// to sessions: every session it returns truly made a request to the
+// endpoint, as the ground truth records.
+func TestExemplarSessionsAreSessionsThatCalledTheEndpoint(t *testing.T) {
+	gt := sharedWorld(t)
+	slow := gt.Request(gt.Faults.SlowEndpoint.Requests[0])
+	require.NotNil(t, slow)
+	called := map[string]bool{}
+	for _, r := range gt.Requests {
+		if r.URLTemplate == slow.URLTemplate {
+			called[r.SessionID] = true
+		}
+	}
+	inst := newInstance(t, stackSettings(), nil)
+	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{
+		"queryType": "exemplarSessions", "endpoint": slow.URLTemplate, "minDurationMs": 1000,
+	}))
+	require.NoError(t, err)
+	r := res.Responses["A"]
+	require.NoError(t, r.Error)
+	f := frameByName(r.Frames, "sessions")
+	require.NotNil(t, f)
+	require.Positive(t, f.Rows(), "the slow endpoint's exemplars lead to sessions; notices: %s", noticesOf(r.Frames))
+	ids := column(t, f, "sessionId")
+	for i := 0; i < f.Rows(); i++ {
+		sid := ids.At(i).(string)
+		// Another world in the same window may add its own sessions;
+		// every session of this run must have called the endpoint.
+		if gt.Session(sid) != nil {
+			assert.True(t, called[sid], "session %s never called %s", sid, slow.URLTemplate)
+		}
+	}
+	t.Logf("exemplarSessions %s: %d sessions; notices: %s", slow.URLTemplate, f.Rows(), noticesOf(r.Frames))
+}
