@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 
 	"github.com/stitch-observability/stitch/pkg/stores"
@@ -38,22 +39,23 @@ func (s *Store) queryWith(ctx context.Context, logsQL string, limit int, extra m
 	for k, v := range extra {
 		q.Set(k, v)
 	}
-	body, err := s.client.Get(ctx, queryPath, q, "")
+	body, err := s.client.Stream(ctx, queryPath, q, "")
 	if err != nil {
 		return nil, err
 	}
+	defer body.Close()
 	rows, err := decodeRows(body)
 	if err != nil {
-		return nil, s.client.NotTheAPI(queryPath, body, err)
+		return nil, body.NotTheAPI(err)
 	}
 	return rows, nil
 }
 
-// decodeRows reads a LogsQL answer: one JSON object a line, blank lines
-// skipped.
-func decodeRows(body []byte) ([]map[string]string, error) {
+// decodeRows reads a LogsQL answer as it arrives: one JSON object a line,
+// blank lines skipped.
+func decodeRows(r io.Reader) ([]map[string]string, error) {
 	var rows []map[string]string
-	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), storehttp.MaxBodyBytes)
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
