@@ -225,6 +225,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.cause }
 
+// Timeout reports TimedOut, as net.Error does, so that callers that do not
+// know this type can tell a store that gave no answer in time.
+func (e *Error) Timeout() bool { return e.TimedOut }
+
 // ErrorSource says whose fault the error is (plugin vs downstream).
 func (e *Error) ErrorSource() backend.ErrorSource { return e.Source }
 
