@@ -24,7 +24,7 @@ func TestBodyOverTheCap(t *testing.T) {
 		w.Write(bytes.Repeat([]byte("x"), MaxBodyBytes-len(`{"data":"`)-len(`"}`)+1))
 		w.Write([]byte(`"}`))
 	})
-	c := client(t, url, nil, nil)
+	c := client(t, url, map[string]any{"timeoutSeconds": 60}, nil) // 64 MiB on a loaded machine
 	var out struct{ Data string }
 	errs := map[string]error{"stream": c.GetJSON(context.Background(), "/x", nil, &out)}
 	_, errs["whole"] = c.Get(context.Background(), "/x", nil, "")

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 
 	"github.com/stitch-observability/stitch/pkg/stores"
@@ -35,14 +36,15 @@ func (s *Store) Query(ctx context.Context, logsQL string, limit int) ([]map[stri
 func (s *Store) queryWith(ctx context.Context, logsQL string, limit int, extra map[string]string) ([]map[string]string, error) {
 	var rows []map[string]string
 	err := s.queryEach(ctx, logsQL, limit, extra, func(row map[string]string) error {
-		rows = append(rows, row)
+		rows = append(rows, maps.Clone(row))
 		return nil
 	})
 	return rows, err
 }
 
 // queryEach runs a LogsQL query and calls each with its rows as they
-// arrive; an error of each's ends the read and is returned as it is.
+// arrive (see readRows: a row is each's only during the call); an error of
+// each's ends the read and is returned as it is.
 func (s *Store) queryEach(ctx context.Context, logsQL string, limit int, extra map[string]string, each func(map[string]string) error) error {
 	q := url.Values{"query": {logsQL}}
 	if limit > 0 {
@@ -72,7 +74,7 @@ func (s *Store) queryEach(ctx context.Context, logsQL string, limit int, extra m
 func decodeRows(r io.Reader) ([]map[string]string, error) {
 	var rows []map[string]string
 	err := readRows(r, func(row map[string]string) error {
-		rows = append(rows, row)
+		rows = append(rows, maps.Clone(row))
 		return nil
 	})
 	if err != nil {
@@ -84,9 +86,12 @@ func decodeRows(r io.Reader) ([]map[string]string, error) {
 // readRows reads a LogsQL answer as it arrives, one JSON object a line,
 // blank lines skipped, and calls row with each. Each line is decoded as it
 // is read, so a body that is not JSON lines fails at its first bytes, and
-// no line is held beside its row.
+// no line is held beside its row. The rows share one map, cleared for each
+// line (a map per row would be most of what a search allocates): row must
+// copy what it keeps.
 func readRows(r io.Reader, row func(map[string]string) error) error {
 	br := bufio.NewReader(r)
+	m := map[string]string{}
 	for {
 		// Skip blank lines and the space before a row.
 		c, err := br.ReadByte()
@@ -104,7 +109,7 @@ func readRows(r io.Reader, row func(map[string]string) error) error {
 		}
 		line := &lineReader{r: br}
 		dec := json.NewDecoder(line)
-		var m map[string]string
+		clear(m)
 		if err := dec.Decode(&m); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
