@@ -68,9 +68,6 @@ func (b *Body) Read(p []byte) (int, error) {
 // Close releases the connection; a body not read to its end is not drained.
 func (b *Body) Close() error { return b.r.Close() }
 
-// Err is the error that stopped reading, if any.
-func (b *Body) Err() error { return b.err }
-
 // NotTheAPI reports a body that could not be decoded: the error that
 // stopped reading it (too large, the store's timeout, cancellation) when
 // there was one, otherwise a body that is not what the store's API returns.
@@ -122,9 +119,6 @@ func budgetFrom(ctx context.Context) *Budget {
 func (b *Budget) charge(n int) bool {
 	return b == nil || b.used.Add(int64(n)) <= b.limit
 }
-
-// Used is how many bytes were charged.
-func (b *Budget) Used() int64 { return b.used.Load() }
 
 func (b *Budget) exceeded() string {
 	return fmt.Sprintf("this query read more than %d MiB from its stores (its memory budget); narrow the time range", b.limit>>20)
