@@ -66,9 +66,13 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 	}
 	var (
 		ns     notices
-		mu     sync.Mutex // guards traces and logs
+		mu     sync.Mutex // guards traces, logs and the timeouts
 		traces []telemetry.Trace
 		logs   []telemetry.LogRecord
+		// A store that gave no answer within its timeout is not asked
+		// again by this query: the user would wait its timeout once more
+		// for what is most likely the same silence.
+		tracesTimedOut, logsTimedOut bool
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	if e.Traces != nil {
@@ -79,6 +83,9 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 					return ctx.Err()
 				}
 				ns.store(roleTraces, "trace search failed; showing what the other stores returned: %v", err)
+				mu.Lock()
+				tracesTimedOut = timedOut(err)
+				mu.Unlock()
 				return nil
 			}
 			mu.Lock()
@@ -97,6 +104,9 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 					return ctx.Err()
 				}
 				ns.store(roleLogs, "log search failed; showing what the other stores returned: %v", err)
+				mu.Lock()
+				logsTimedOut = timedOut(err)
+				mu.Unlock()
 				return nil
 			}
 			logWarnings(&ns, r.Warnings)
@@ -118,7 +128,7 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 	// the session; the search reads the app's traces), or one the store's
 	// search has not caught up with (Tempo makes spans stamped minutes ahead
 	// by a device clock searchable only later, while trace by ID finds them).
-	if e.Traces != nil && len(logs) > 0 {
+	if e.Traces != nil && !tracesTimedOut && len(logs) > 0 {
 		more, err := e.tracesNamedByLogs(ctx, sessionID, traces, logs, from, to, &ns)
 		if err != nil {
 			return nil, err
@@ -128,7 +138,7 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 
 	// Backend log records that lack session.id still belong to the session
 	// through their trace ID.
-	if e.Logs != nil && len(traces) > 0 {
+	if e.Logs != nil && !logsTimedOut && len(traces) > 0 {
 		ids := make([]string, 0, len(traces))
 		for _, t := range traces {
 			ids = append(ids, t.TraceID)
@@ -150,6 +160,13 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 
 	tl := correlation.BuildTimeline(correlation.Input{SessionID: sessionID, Traces: traces, Logs: logs})
 	return &TimelineResult{Timeline: tl, Notices: ns.all()}, nil
+}
+
+// timedOut says whether a store gave no answer within its timeout (store
+// errors say so with a Timeout method, as net.Error does).
+func timedOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // logWarnings records a log store's partial failures.

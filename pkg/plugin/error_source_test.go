@@ -264,11 +264,17 @@ func checkFaultResponse(t *testing.T, k storeKind, f storeFault, qt, host string
 			assert.Contains(t, dr.Error.Error(), host, "the message names the store")
 			assert.Contains(t, dr.Error.Error(), string(k.role)+" store ("+string(k.kind)+" at "+host+")")
 		}
+		if f.name == "garbage body" {
+			assert.Contains(t, dr.Error.Error(), "is the URL the "+string(k.kind)+" API's base URL?")
+		}
 	case degrades:
 		require.NoError(t, dr.Error, "the query answers without the failed store")
 		require.NotEmpty(t, dr.Frames)
 		n := firstNotice(dr.Frames, data.NoticeSeverityWarning, host)
 		require.NotNil(t, n, "a warning notice names the failed store; notices: %s", everything)
+		if f.name == "garbage body" {
+			assert.Contains(t, n.Text, "is the URL the "+string(k.kind)+" API's base URL?")
+		}
 	case notFound:
 		require.NoError(t, dr.Error)
 		require.NotEmpty(t, dr.Frames)

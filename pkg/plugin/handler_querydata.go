@@ -29,6 +29,12 @@ import (
 // this keeps one dashboard from flooding a store.
 const queryConcurrency = 4
 
+// queryReadBytes is each query's budget of bytes read from its stores
+// (storehttp.Budget): one answer of the largest size from each of the two
+// stores a query reads at once. Decoded answers are what a query holds, so
+// this bounds its memory whatever the stores send.
+const queryReadBytes = 2 * storehttp.MaxBodyBytes
+
 // queryHandler answers one query of its type.
 type queryHandler func(d *Datasource, ctx context.Context, q backend.DataQuery) backend.DataResponse
 
@@ -75,7 +81,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) (res backen
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
 			fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose one of %s", qt, strings.Join(query.Types, ", ")))
 	}
-	return handle(d, ctx, q)
+	return handle(d, storehttp.WithBudget(ctx, storehttp.NewBudget(queryReadBytes)), q)
 }
 
 // internalError is a query's answer to a bug of Stitch's: no detail for the

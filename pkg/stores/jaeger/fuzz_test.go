@@ -1,7 +1,7 @@
 package jaeger
 
 import (
-	"encoding/json"
+	"bytes"
 	"os"
 	"testing"
 )
@@ -26,11 +26,11 @@ func FuzzDecodeTraces(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var found []jsonTrace
-		env := apiResponse{Data: dataField{out: &found}}
-		if json.Unmarshal(body, &env) != nil || len(env.Errors) > 0 || !env.Data.present {
+		env, hasData, err := decodeResponse[jsonTrace](bytes.NewReader(body))
+		if err != nil || len(env.Errors) > 0 || !hasData {
 			return
 		}
+		found := env.Data
 		traces, err := toTraces(found)
 		if err != nil {
 			return

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stitch-observability/stitch/pkg/stores"
@@ -25,48 +27,44 @@ var _ stores.TraceStore = (*Store)(nil)
 // New returns a Jaeger adapter over a store client.
 func New(client *storehttp.Client) *Store { return &Store{client: client, now: time.Now} }
 
-// apiResponse is the envelope of Jaeger's /api/* JSON answers.
-type apiResponse struct {
-	Data   dataField `json:"data"`
+// apiResponse is the envelope of Jaeger's /api/* JSON answers; "data" is
+// always a list (services, traces).
+type apiResponse[T any] struct {
+	Data   []T `json:"data"`
 	Errors []struct {
 		Code int    `json:"code"`
 		Msg  string `json:"msg"`
 	} `json:"errors"`
 }
 
-// dataField decodes the envelope's "data" into out (nil: skipped) and
-// records that the key was there; null leaves out as it is.
-type dataField struct {
-	out     any
-	present bool
+// decodeResponse reads an envelope as it arrives, each item of "data"
+// decoded straight into its type, and says whether "data" was there: a JSON
+// body without Jaeger's "data" key is another API answering.
+func decodeResponse[T any](r io.Reader) (env apiResponse[T], hasData bool, err error) {
+	err = storehttp.DecodeJSON(r, &env, func(key string) {
+		hasData = hasData || strings.EqualFold(key, "data") // keys match as in encoding/json
+	})
+	return env, hasData, err
 }
 
-func (d *dataField) UnmarshalJSON(b []byte) error {
-	d.present = true
-	if d.out == nil || string(b) == "null" {
-		return nil
-	}
-	return json.Unmarshal(b, d.out)
-}
-
-func (s *Store) get(ctx context.Context, path string, q url.Values, out any) error {
-	body, err := s.client.Get(ctx, path, q, "application/json")
+// get reads the "data" list of a Jaeger API answer.
+func get[T any](ctx context.Context, s *Store, path string, q url.Values) ([]T, error) {
+	body, err := s.client.Stream(ctx, path, q, "application/json")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// One pass over the body: "data" is decoded straight into out. A JSON
-	// body without Jaeger's "data" key is another API answering.
-	env := apiResponse{Data: dataField{out: out}}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return s.client.NotTheAPI(path, body, err)
+	defer body.Close()
+	env, hasData, err := decodeResponse[T](body)
+	if err != nil {
+		return nil, body.NotTheAPI(err)
 	}
-	if !env.Data.present {
-		return s.client.NotTheAPI(path, body, fmt.Errorf("no \"data\" field"))
+	if !hasData {
+		return nil, body.NotTheAPI(fmt.Errorf("no \"data\" field"))
 	}
 	if len(env.Errors) > 0 {
-		return fmt.Errorf("jaeger %s: %s", path, env.Errors[0].Msg)
+		return nil, fmt.Errorf("jaeger %s: %s", path, env.Errors[0].Msg)
 	}
-	return nil
+	return env.Data, nil
 }
 
 // CheckHealth lists services, then runs a one-trace search for the first one:
@@ -86,8 +84,7 @@ func (s *Store) CheckHealth(ctx context.Context) (string, error) {
 		"start":   {strconv.FormatInt(end.Add(-time.Hour).UnixMicro(), 10)},
 		"end":     {strconv.FormatInt(end.UnixMicro(), 10)},
 	}
-	var traces []json.RawMessage
-	if err := s.get(ctx, "/api/traces", q, &traces); err != nil {
+	if _, err := get[json.RawMessage](ctx, s, "/api/traces", q); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%d services, trace search ok", len(services)), nil

@@ -156,12 +156,16 @@ func toTraces(in []jsonTrace) ([]telemetry.Trace, error) {
 			}
 			resources[id] = r
 		}
-		for _, js := range jt.Spans {
-			s, err := toSpan(js, jt.Processes, resources)
+		for j := range jt.Spans {
+			s, err := toSpan(jt.Spans[j], jt.Processes, resources)
 			if err != nil {
 				return nil, fmt.Errorf("trace %s: %w", jt.TraceID, err)
 			}
 			t.Spans = append(t.Spans, s)
+			// What only the JSON span held (its tag and reference lists)
+			// can go while the rest converts: a trace by ID can be as large
+			// as a store answer.
+			jt.Spans[j] = jsonSpan{}
 		}
 		out = append(out, t)
 	}

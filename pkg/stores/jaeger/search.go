@@ -43,8 +43,8 @@ func (s *Store) services(ctx context.Context) ([]string, error) {
 	if s.cache.services != nil && s.now().Sub(s.cache.fetched) < servicesTTL {
 		return s.cache.services, nil
 	}
-	var services []string
-	if err := s.get(ctx, "/api/services", nil, &services); err != nil {
+	services, err := get[string](ctx, s, "/api/services", nil)
+	if err != nil {
 		return nil, err
 	}
 	sort.Strings(services)
@@ -96,9 +96,8 @@ func (s *Store) appServices(ctx context.Context, all []string, start, end time.T
 	g.SetLimit(searchConcurrency)
 	for _, svc := range unknown {
 		safego.Go(&g, func() error {
-			var found []jsonTrace
-			err := s.get(ctx, "/api/traces", url.Values{"service": {svc}, "limit": {"1"},
-				"start": {microsParam(start)}, "end": {microsParam(end)}}, &found)
+			found, err := get[jsonTrace](ctx, s, "/api/traces", url.Values{"service": {svc}, "limit": {"1"},
+				"start": {microsParam(start)}, "end": {microsParam(end)}})
 			var traces []telemetry.Trace
 			if err == nil {
 				traces, err = toTraces(found)
@@ -175,8 +174,7 @@ func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.
 			for k, v := range params {
 				p[k] = v
 			}
-			var found []jsonTrace
-			err := s.get(gctx, "/api/traces", p, &found)
+			found, err := get[jsonTrace](gctx, s, "/api/traces", p)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -247,8 +245,7 @@ func (s *Store) Trace(ctx context.Context, traceID string, start, end time.Time)
 		q.Set("start", microsParam(start))
 		q.Set("end", microsParam(end))
 	}
-	var found []jsonTrace
-	err := s.get(ctx, "/api/traces/"+url.PathEscape(traceID), q, &found)
+	found, err := get[jsonTrace](ctx, s, "/api/traces/"+url.PathEscape(traceID), q)
 	var se *storehttp.Error
 	if errors.As(err, &se) && se.StatusCode == 404 {
 		return nil, stores.ErrNotFound

@@ -1,8 +1,8 @@
 package loki
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"sort"
 	"strconv"
 	"testing"
@@ -47,11 +47,10 @@ func FuzzQueryRange(f *testing.F) {
 	s := fuzzStore(f)
 	reserved := map[string]bool{labelTraceID: true, labelSpanID: true, labelService: true, labelSeverityText: true, labelDetectedLevel: true}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		qr, err := s.decodeQueryRange(body)
+		qr, err := decodeQueryRange(bytes.NewReader(body))
 		if err != nil {
-			var se *storehttp.Error
-			if !errors.As(err, &se) || !backend.IsDownstreamError(err) {
-				t.Fatalf("%T %v: not a store error", err, err)
+			if err := s.client.NotTheAPI(queryRangePath, body, err); !backend.IsDownstreamError(err) {
+				t.Fatalf("%T %v: not the store's fault", err, err)
 			}
 			return
 		}

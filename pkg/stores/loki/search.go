@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/stitch-observability/stitch/pkg/schema"
 	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
@@ -277,21 +279,27 @@ func (s *Store) queryWindow(ctx context.Context, logQL string, w queryWindow, li
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set(headerEncodingFlags, flagCategorize)
-	body, err := s.client.Do(req)
+	body, err := s.client.Open(req)
 	if err != nil {
 		return nil, err
 	}
-	return s.decodeQueryRange(body)
+	defer body.Close()
+	qr, err := decodeQueryRange(body)
+	if err != nil {
+		return nil, body.NotTheAPI(err)
+	}
+	return qr, nil
 }
 
-// decodeQueryRange reads a query_range answer to a log query: streams.
-func (s *Store) decodeQueryRange(body []byte) (*queryResponse, error) {
+// decodeQueryRange reads a query_range answer to a log query, streams, as
+// it arrives.
+func decodeQueryRange(r io.Reader) (*queryResponse, error) {
 	var qr queryResponse
-	if err := s.client.DecodeJSON(queryRangePath, body, &qr); err != nil {
+	if err := storehttp.DecodeJSON(r, &qr, nil); err != nil {
 		return nil, err
 	}
 	if qr.Status != "success" || qr.Data.ResultType != "streams" {
-		return nil, s.client.NotTheAPI(queryRangePath, body, fmt.Errorf("want status success with streams, got %q/%q", qr.Status, qr.Data.ResultType))
+		return nil, fmt.Errorf("want status success with streams, got %q/%q", qr.Status, qr.Data.ResultType)
 	}
 	return &qr, nil
 }

@@ -1,6 +1,7 @@
 package prometheus
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -40,13 +41,13 @@ func FuzzAPIResponse(f *testing.F) {
 	s := New(c)
 	const path = "/api/v1/query"
 	f.Fuzz(func(t *testing.T, body []byte) {
-		env, err := s.decode(path, body)
+		env, err := decode(path, bytes.NewReader(body))
 		if err != nil {
-			var se *storehttp.Error
+			var na notTheAPI
 			var check apiResponse
 			switch {
-			case errors.As(err, &se):
-				if !backend.IsDownstreamError(err) || se.Path != path {
+			case errors.As(err, &na):
+				if err := s.client.NotTheAPI(path, body, na.cause); !backend.IsDownstreamError(err) {
 					t.Fatalf("%v: not the store's fault", err)
 				}
 			case json.Unmarshal(body, &check) == nil && check.Status == "error":

@@ -5,7 +5,9 @@ package prometheus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 
 	"github.com/stitch-observability/stitch/pkg/stores"
@@ -32,19 +34,30 @@ type apiResponse struct {
 }
 
 func (s *Store) get(ctx context.Context, path string, q url.Values) (*apiResponse, error) {
-	body, err := s.client.Get(ctx, path, q, "application/json")
+	body, err := s.client.Stream(ctx, path, q, "application/json")
 	if err != nil {
 		return nil, err
 	}
-	return s.decode(path, body)
+	defer body.Close()
+	env, err := decode(path, body)
+	var na notTheAPI
+	if errors.As(err, &na) {
+		return nil, body.NotTheAPI(na.cause)
+	}
+	return env, err
 }
 
-// decode reads Prometheus' envelope: a successful answer, the error
-// Prometheus reports, or an answer that is not Prometheus'.
-func (s *Store) decode(path string, body []byte) (*apiResponse, error) {
+// notTheAPI is an answer that is not Prometheus' API's.
+type notTheAPI struct{ cause error }
+
+func (e notTheAPI) Error() string { return e.cause.Error() }
+
+// decode reads Prometheus' envelope as it arrives: a successful answer, the
+// error Prometheus reports, or an answer that is not Prometheus' (notTheAPI).
+func decode(path string, r io.Reader) (*apiResponse, error) {
 	var env apiResponse
-	if err := s.client.DecodeJSON(path, body, &env); err != nil {
-		return nil, err
+	if err := storehttp.DecodeJSON(r, &env, nil); err != nil {
+		return nil, notTheAPI{err}
 	}
 	switch env.Status {
 	case "success":
@@ -52,7 +65,7 @@ func (s *Store) decode(path string, body []byte) (*apiResponse, error) {
 	case "error":
 		return nil, fmt.Errorf("prometheus %s: %s: %s", path, env.ErrorType, env.Error)
 	}
-	return nil, s.client.NotTheAPI(path, nil, fmt.Errorf("no \"status\" field"))
+	return nil, notTheAPI{fmt.Errorf("no \"status\" field")}
 }
 
 // CheckHealth evaluates a constant PromQL expression through the query API.

@@ -6,7 +6,6 @@ package storehttp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,9 @@ import (
 
 // MaxBodyBytes bounds what Stitch reads from one store response.
 const MaxBodyBytes = 64 << 20
+
+// tooLarge is the message of a response over MaxBodyBytes.
+var tooLarge = fmt.Sprintf("response larger than %d MiB; narrow the time range", MaxBodyBytes>>20)
 
 // Client calls one store's HTTP API.
 type Client struct {
@@ -55,8 +57,28 @@ func (c *Client) URL(path string, query url.Values) string {
 	return u.String()
 }
 
-// Get performs a GET and returns the body of a 2xx response.
+// Get performs a GET and returns the body of a 2xx response, read whole:
+// for small answers (Tempo's echo). Large answers are decoded as they are
+// read, from Stream.
 func (c *Client) Get(ctx context.Context, path string, query url.Values, accept string) ([]byte, error) {
+	req, err := c.request(ctx, path, query, accept)
+	if err != nil {
+		return nil, err
+	}
+	return c.Do(req)
+}
+
+// Stream performs a GET and returns the body of a 2xx response to be read
+// as it arrives; the caller closes it.
+func (c *Client) Stream(ctx context.Context, path string, query url.Values, accept string) (*Body, error) {
+	req, err := c.request(ctx, path, query, accept)
+	if err != nil {
+		return nil, err
+	}
+	return c.Open(req)
+}
+
+func (c *Client) request(ctx context.Context, path string, query url.Values, accept string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL(path, query), nil)
 	if err != nil {
 		return nil, fmt.Errorf("building request to %s: %w", path, err)
@@ -64,49 +86,64 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values, accept 
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	return c.Do(req)
+	return req, nil
 }
 
 // Do sends a request and returns the body of a 2xx response, or an *Error.
 func (c *Client) Do(req *http.Request) ([]byte, error) {
-	resp, err := c.http.Do(req)
+	body, err := c.Open(req)
 	if err != nil {
-		return nil, c.transportError(req, err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	defer body.Close()
+	b, err := io.ReadAll(body)
 	if err != nil {
-		return nil, c.transportError(req, err)
+		return nil, err // already a store *Error: see Body.Read
 	}
-	if len(body) > MaxBodyBytes {
-		return nil, &Error{Store: c.store, Path: req.URL.Path, Msg: fmt.Sprintf("response larger than %d MiB; narrow the time range", MaxBodyBytes>>20), Source: backend.ErrorSourceDownstream}
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &Error{
-			Store:      c.store,
-			Path:       req.URL.Path,
-			StatusCode: resp.StatusCode,
-			Msg:        statusMessage(resp, body),
-			Source:     backend.ErrorSourceFromHTTPStatus(resp.StatusCode),
-		}
-	}
-	return body, nil
+	return b, nil
 }
 
-// GetJSON performs a GET and decodes a JSON response into out. A body that is
-// not JSON (an HTML login page, a proxy's error page) is reported as such.
+// errorBodyBytes bounds what is read of a non-2xx answer: its message is
+// cut to an excerpt anyway.
+const errorBodyBytes = 64 << 10
+
+// Open sends a request and returns the body of a 2xx response, to be read
+// as a stream and closed by the caller, or an *Error: the transport's, or
+// the store's status with an excerpt of what it said.
+func (c *Client) Open(req *http.Request) (*Body, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.transportError(req.URL.Path, err)
+	}
+	body := c.newBody(req.Context(), req.URL.Path, resp.Body)
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return body, nil
+	}
+	defer body.Close()
+	msg, err := io.ReadAll(io.LimitReader(body, errorBodyBytes))
+	if err != nil {
+		return nil, err
+	}
+	return nil, &Error{
+		Store:      c.store,
+		Path:       req.URL.Path,
+		StatusCode: resp.StatusCode,
+		Msg:        statusMessage(resp, msg),
+		Source:     backend.ErrorSourceFromHTTPStatus(resp.StatusCode),
+	}
+}
+
+// GetJSON performs a GET and decodes a JSON response into out as it is
+// read (DecodeJSON). A body that is not JSON (an HTML login page, a proxy's
+// error page) is reported as such.
 func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, out any) error {
-	body, err := c.Get(ctx, path, query, "application/json")
+	body, err := c.Stream(ctx, path, query, "application/json")
 	if err != nil {
 		return err
 	}
-	return c.DecodeJSON(path, body, out)
-}
-
-// DecodeJSON decodes a store's JSON body, naming the store when it isn't JSON.
-func (c *Client) DecodeJSON(path string, body []byte, out any) error {
-	if err := json.Unmarshal(body, out); err != nil {
-		return c.NotTheAPI(path, body, err)
+	defer body.Close()
+	if err := DecodeJSON(body, out, nil); err != nil {
+		return body.NotTheAPI(err)
 	}
 	return nil
 }
@@ -125,7 +162,7 @@ func (c *Client) NotTheAPI(path string, body []byte, cause error) error {
 	}
 }
 
-func (c *Client) transportError(req *http.Request, err error) error {
+func (c *Client) transportError(path string, err error) error {
 	msg, timedOut := err.Error(), false
 	// url.Error repeats the method and full URL; keep only the cause.
 	var ue *url.Error
@@ -145,7 +182,7 @@ func (c *Client) transportError(req *http.Request, err error) error {
 	if errors.As(err, &dnsErr) {
 		msg = fmt.Sprintf("host %q not found", dnsErr.Name)
 	}
-	return &Error{Store: c.store, Path: req.URL.Path, Msg: msg, Source: backend.ErrorSourceDownstream, TimedOut: timedOut, cause: err}
+	return &Error{Store: c.store, Path: path, Msg: msg, Source: backend.ErrorSourceDownstream, TimedOut: timedOut, cause: err}
 }
 
 func isTimeout(err error) bool {
@@ -187,6 +224,10 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.cause }
+
+// Timeout reports TimedOut, as net.Error does, so that callers that do not
+// know this type can tell a store that gave no answer in time.
+func (e *Error) Timeout() bool { return e.TimedOut }
 
 // ErrorSource says whose fault the error is (plugin vs downstream).
 func (e *Error) ErrorSource() backend.ErrorSource { return e.Source }

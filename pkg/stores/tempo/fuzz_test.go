@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -61,10 +62,9 @@ func FuzzSearchResponse(f *testing.F) {
 	s := fuzzStore(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var sr searchResponse
-		if err := s.decodeJSON(searchPath, body, &sr, "traces", "metrics"); err != nil {
-			var se *storehttp.Error
-			if !errors.As(err, &se) || !backend.IsDownstreamError(err) {
-				t.Fatalf("%T %v: not a store error", err, err)
+		if err := decodeJSON(bytes.NewReader(body), &sr, "traces", "metrics"); err != nil {
+			if err := s.client.NotTheAPI(searchPath, body, err); !backend.IsDownstreamError(err) {
+				t.Fatalf("%T %v: not the store's fault", err, err)
 			}
 			return
 		}
@@ -111,10 +111,9 @@ func FuzzTagValues(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"tagValues":[{"value":"a"},{"value":"a"},{"value":""},{"value":"b"}]}`), uint8(2))
-	s := fuzzStore(f)
 	f.Fuzz(func(t *testing.T, body []byte, limit uint8) {
 		var res tagValuesResponse
-		if s.decodeJSON(tagValuesPath, body, &res, "tagValues", "metrics") != nil {
+		if decodeJSON(bytes.NewReader(body), &res, "tagValues", "metrics") != nil {
 			return
 		}
 		out := distinctValues(&res, int(limit))
@@ -145,11 +144,10 @@ func FuzzMetricsResponse(f *testing.F) {
 	addContractBodies(f, "metrics_")
 	f.Add([]byte(`{"series":[{"labels":[{"key":"session.id","value":{"stringValue":"s"}}],"samples":[{"timestampMs":"1714555800000","value":-5},{"timestampMs":"1714555800001","value":1e300}]}],"status":"PARTIAL","message":"series limit"}`))
 	f.Add([]byte(`{"series":[{"labels":[{"key":"span.session.id","value":{"intValue":"7"}}],"samples":[{"timestampMs":"1714559400000","value":3}]}]}`))
-	s := fuzzStore(f)
 	w := searchWindow{start: 1714555800, end: 1714559400}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var mr metricsResponse
-		if s.decodeJSON(metricsPath, body, &mr, "series", "metrics", "status") != nil {
+		if decodeJSON(bytes.NewReader(body), &mr, "series", "metrics", "status") != nil {
 			return
 		}
 		counts := map[string]int64{}
@@ -184,18 +182,41 @@ func FuzzTraceByIDResponse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add(encodeTraceByIDResponse(nil, true, "trace exceeds max_bytes_per_trace"))
-	s := fuzzStore(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		w, err := decodeTraceByIDResponse(b)
+		trace, partial, message, err := readWrapperBytes(b)
 		if err != nil {
 			return
 		}
-		back, err := decodeTraceByIDResponse(encodeTraceByIDResponse(w.trace, w.partial, w.message))
-		if err != nil || !bytes.Equal(back.trace, w.trace) || back.partial != w.partial || back.message != w.message {
-			t.Fatalf("wrapper %+v re-encoded decodes as %+v (%v)", w, back, err)
+		back, bpartial, bmessage, err := readWrapperBytes(encodeTraceByIDResponse(trace, partial, message))
+		if err != nil || !bytes.Equal(back, trace) || bpartial != partial || bmessage != message {
+			t.Fatalf("wrapper %q %v %q re-encoded reads as %q %v %q (%v)", trace, partial, message, back, bpartial, bmessage, err)
 		}
-		checkDecodedTrace(t, s, v2TracePath, w.trace, b)
+		checkDecodedTrace(t, trace)
+		// Read as a stream, the wrapper gives the spans of its trace read
+		// alone (the trace field's occurrences are read one by one, so one
+		// that is not a whole TracesData fails even where the
+		// concatenation is one).
+		tr, _, _, err := decodeTraceV2(bytes.NewReader(b), fuzzTraceID)
+		want, werr := decodeTraceV1(bytes.NewReader(trace), fuzzTraceID)
+		if errors.Is(err, stores.ErrNotFound) && !errors.Is(werr, stores.ErrNotFound) ||
+			err == nil && (werr != nil || len(tr.Spans) != len(want.Spans)) {
+			t.Fatalf("the wrapper's trace reads as (%v), its trace alone as (%v)", err, werr)
+		}
 	})
+}
+
+// readWrapperBytes reads a v2 wrapper, keeping its trace's bytes.
+func readWrapperBytes(b []byte) (trace []byte, partial bool, message string, err error) {
+	w := newWireReader(bytes.NewReader(b))
+	partial, message, err = readTraceByIDResponse(w, func(end int64) error {
+		if end-w.pos > int64(len(b)) {
+			return io.ErrUnexpectedEOF // not read: a fuzzed length would allocate up to the body cap
+		}
+		part := make([]byte, end-w.pos)
+		trace = append(trace, part...)
+		return w.read(trace[len(trace)-len(part):])
+	})
+	return trace, partial, message, err
 }
 
 // FuzzTraceOTLP: a v1 answer (an OTLP TracesData) decodes into one span per
@@ -209,20 +230,22 @@ func FuzzTraceOTLP(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{})
-	s := fuzzStore(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkDecodedTrace(t, s, v1TracePath, b, b)
+		checkDecodedTrace(t, b)
 	})
 }
 
-func checkDecodedTrace(t *testing.T, s *Store, path string, trace, body []byte) {
+const fuzzTraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+// checkDecodedTrace: a trace read as a stream has the spans pdata finds in
+// it whole, or is not found when it has none, or fails where pdata fails.
+func checkDecodedTrace(t *testing.T, trace []byte) {
 	t.Helper()
-	const id = "4bf92f3577b34da6a3ce929d0e0e4736"
-	tr, err := s.decodeTrace(path+id, id, trace, body)
+	tr, err := decodeTraceV1(bytes.NewReader(trace), fuzzTraceID)
 	if err != nil {
-		var se *storehttp.Error
-		if !errors.Is(err, stores.ErrNotFound) && !errors.As(err, &se) {
-			t.Fatalf("%T %v: neither not found nor a store error", err, err)
+		td, werr := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(trace)
+		if errors.Is(err, stores.ErrNotFound) && (werr != nil || td.SpanCount() != 0) {
+			t.Fatalf("not found, but pdata reads %d spans (%v)", td.SpanCount(), werr)
 		}
 		return
 	}

@@ -1,6 +1,7 @@
 package tempo
 
 import (
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -10,11 +11,12 @@ import (
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
-// fromOTLP converts an OTLP trace (as Tempo returns it by ID) into the
-// store-neutral model, keeping every OpenTelemetry field the model has:
-// kind, status, events, links, scope, trace state, resource.
-func fromOTLP(traceID string, td ptrace.Traces) *telemetry.Trace {
-	t := &telemetry.Trace{TraceID: traceID, Spans: make([]telemetry.Span, 0, td.SpanCount())}
+// appendOTLP converts (a part of) an OTLP trace, as Tempo returns it by ID,
+// into the store-neutral model and appends its spans to t, keeping every
+// OpenTelemetry field the model has: kind, status, events, links, scope,
+// trace state, resource.
+func appendOTLP(t *telemetry.Trace, td ptrace.Traces) {
+	t.Spans = slices.Grow(t.Spans, td.SpanCount())
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -61,7 +63,6 @@ func fromOTLP(traceID string, td ptrace.Traces) *telemetry.Trace {
 			}
 		}
 	}
-	return t
 }
 
 // attrs renders an attribute map as strings, in the order the store sent.

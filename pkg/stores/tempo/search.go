@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
@@ -269,29 +272,31 @@ func (s *Store) searchWindows(ctx context.Context, traceQL string, start, end ti
 // Tempo leaves empty fields out of its JSON (an empty search may be only
 // {"metrics":{}}), and an answer with none of them is another API talking.
 func (s *Store) getJSON(ctx context.Context, path string, params url.Values, out any, want ...string) error {
-	body, err := s.client.Get(ctx, path, params, "application/json")
+	body, err := s.client.Stream(ctx, path, params, "application/json")
 	if err != nil {
 		return err
 	}
-	return s.decodeJSON(path, body, out, want...)
+	defer body.Close()
+	if err := decodeJSON(body, out, want...); err != nil {
+		return body.NotTheAPI(err)
+	}
+	return nil
 }
 
-// decodeJSON decodes a Tempo JSON answer that must carry one of the keys
-// want (see getJSON).
-func (s *Store) decodeJSON(path string, body []byte, out any, want ...string) error {
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(body, &keys); err != nil {
-		return s.client.NotTheAPI(path, body, err)
-	}
+// decodeJSON decodes a Tempo JSON answer as it is read; it must carry one
+// of the keys want (see getJSON).
+func decodeJSON(r io.Reader, out any, want ...string) error {
 	found := false
-	for _, k := range want {
-		_, ok := keys[k]
-		found = found || ok
+	err := storehttp.DecodeJSON(r, out, func(key string) {
+		found = found || slices.Contains(want, key)
+	})
+	if err != nil {
+		return err
 	}
 	if !found {
-		return s.client.NotTheAPI(path, body, fmt.Errorf("none of the fields %q", want))
+		return fmt.Errorf("none of the fields %q", want)
 	}
-	return s.client.DecodeJSON(path, body, out)
+	return nil
 }
 
 // fromSearchTrace converts one search result: the spans of its span sets,

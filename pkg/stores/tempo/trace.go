@@ -1,9 +1,12 @@
 package tempo
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,51 +45,235 @@ const (
 	acceptProtobuf = "application/protobuf"
 )
 
-// traceByIDResponse is the decoded v2 wrapper.
-type traceByIDResponse struct {
-	trace   []byte
-	partial bool
-	message string
+// Tempo's trace-by-ID answers are read as they arrive (wireReader): the v2
+// wrapper field by field, and the trace's ResourceSpans one at a time, each
+// decoded with pdata and converted before the next is read. pdata decodes
+// only whole messages from bytes, so one ResourceSpans is the piece held
+// in its wire form; the body is never held whole, nor the pdata of the
+// whole trace beside the converted trace.
+
+// wireReader reads protobuf's wire format from a stream, counting the
+// bytes read so that nested messages end where their length says.
+type wireReader struct {
+	r   *bufio.Reader
+	pos int64
 }
 
-// decodeTraceByIDResponse reads the v2 wrapper's fields, skipping any it
-// does not know (new fields are additive in protobuf).
-func decodeTraceByIDResponse(b []byte) (traceByIDResponse, error) {
-	var r traceByIDResponse
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return r, fmt.Errorf("wrapper: %w", protowire.ParseError(n))
-		}
-		b = b[n:]
-		switch {
-		case num == wrapperFieldTrace && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return r, fmt.Errorf("wrapper trace: %w", protowire.ParseError(n))
-			}
-			r.trace, b = append(r.trace, v...), b[n:] // repeated occurrences of a message field merge
-		case num == wrapperFieldStatus && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return r, fmt.Errorf("wrapper status: %w", protowire.ParseError(n))
-			}
-			r.partial, b = v == statusPartial, b[n:]
-		case num == wrapperFieldMessage && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return r, fmt.Errorf("wrapper message: %w", protowire.ParseError(n))
-			}
-			r.message, b = string(v), b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return r, fmt.Errorf("wrapper field %d: %w", num, protowire.ParseError(n))
-			}
-			b = b[n:]
+func newWireReader(r io.Reader) *wireReader { return &wireReader{r: bufio.NewReader(r)} }
+
+func (w *wireReader) ReadByte() (byte, error) {
+	b, err := w.r.ReadByte()
+	if err == nil {
+		w.pos++
+	}
+	return b, err
+}
+
+func (w *wireReader) varint() (uint64, error) {
+	v, err := binary.ReadUvarint(w)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return v, err
+}
+
+// tag reads a field's tag; io.EOF at a message's end (end < 0: the body's).
+func (w *wireReader) tag(end int64) (protowire.Number, protowire.Type, error) {
+	if end >= 0 && w.pos >= end {
+		return 0, 0, io.EOF
+	}
+	if end < 0 {
+		if _, err := w.r.Peek(1); err == io.EOF {
+			return 0, 0, io.EOF
 		}
 	}
-	return r, nil
+	v, err := w.varint()
+	if err != nil {
+		return 0, 0, err
+	}
+	num, typ := protowire.DecodeTag(v)
+	if num < protowire.MinValidNumber {
+		return 0, 0, errors.New("invalid field number")
+	}
+	return num, typ, nil
+}
+
+// length reads a length-delimited field's length, which must fit in the
+// enclosing message (end < 0: the body, at most storehttp.MaxBodyBytes).
+func (w *wireReader) length(end int64) (int64, error) {
+	v, err := w.varint()
+	if err != nil {
+		return 0, err
+	}
+	if end < 0 {
+		end = storehttp.MaxBodyBytes
+	}
+	if v > uint64(end-w.pos) {
+		return 0, io.ErrUnexpectedEOF
+	}
+	return int64(v), nil
+}
+
+// read fills b from the stream.
+func (w *wireReader) read(b []byte) error {
+	n, err := io.ReadFull(w.r, b)
+	w.pos += int64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// skip reads past a field's value of type typ, as
+// protowire.ConsumeFieldValue would.
+func (w *wireReader) skip(num protowire.Number, typ protowire.Type, end int64) error {
+	var n int64
+	switch typ {
+	case protowire.VarintType:
+		_, err := w.varint()
+		return err
+	case protowire.Fixed32Type:
+		n = 4
+	case protowire.Fixed64Type:
+		n = 8
+	case protowire.BytesType:
+		l, err := w.length(end)
+		if err != nil {
+			return err
+		}
+		n = l
+	case protowire.StartGroupType:
+		for {
+			gnum, gtyp, err := w.tag(end)
+			if err == io.EOF {
+				return io.ErrUnexpectedEOF
+			}
+			if err != nil {
+				return err
+			}
+			if gtyp == protowire.EndGroupType {
+				if gnum != num {
+					return errors.New("mismatching end group")
+				}
+				return nil
+			}
+			if err := w.skip(gnum, gtyp, end); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("field %d: invalid wire type %d", num, typ)
+	}
+	copied, err := io.CopyN(io.Discard, w.r, n)
+	w.pos += copied
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readTraceByIDResponse reads the v2 wrapper's fields, skipping any it does
+// not know (new fields are additive in protobuf); trace is called at each
+// trace field (repeated occurrences of a message field merge), to read it up
+// to end.
+func readTraceByIDResponse(w *wireReader, trace func(end int64) error) (partial bool, message string, err error) {
+	for {
+		num, typ, err := w.tag(-1)
+		if err == io.EOF {
+			return partial, message, nil
+		}
+		if err != nil {
+			return false, "", fmt.Errorf("wrapper: %w", err)
+		}
+		switch {
+		case num == wrapperFieldTrace && typ == protowire.BytesType:
+			n, err := w.length(-1)
+			if err != nil {
+				return false, "", fmt.Errorf("wrapper trace: %w", err)
+			}
+			end := w.pos + n
+			if err := trace(end); err != nil {
+				return false, "", err
+			}
+			if w.pos != end {
+				return false, "", errors.New("wrapper trace: its fields overrun its length")
+			}
+		case num == wrapperFieldStatus && typ == protowire.VarintType:
+			v, err := w.varint()
+			if err != nil {
+				return false, "", fmt.Errorf("wrapper status: %w", err)
+			}
+			partial = v == statusPartial
+		case num == wrapperFieldMessage && typ == protowire.BytesType:
+			n, err := w.length(-1)
+			if err == nil {
+				b := make([]byte, n)
+				err = w.read(b)
+				message = string(b)
+			}
+			if err != nil {
+				return false, "", fmt.Errorf("wrapper message: %w", err)
+			}
+		default:
+			if err := w.skip(num, typ, -1); err != nil {
+				return false, "", fmt.Errorf("wrapper field %d: %w", num, err)
+			}
+		}
+	}
+}
+
+// tracesDataResourceSpans is TracesData's field 1: repeated ResourceSpans.
+const tracesDataResourceSpans protowire.Number = 1
+
+// readTracesData reads a TracesData up to end (end < 0: the body's end)
+// and calls rs with each of its ResourceSpans, as a TracesData of its own
+// (what pdata decodes).
+func readTracesData(w *wireReader, end int64, rs func(td []byte) error) error {
+	for {
+		num, typ, err := w.tag(end)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("OTLP trace: %w", err)
+		}
+		if num != tracesDataResourceSpans {
+			if err := w.skip(num, typ, end); err != nil {
+				return fmt.Errorf("OTLP trace: %w", err)
+			}
+			continue
+		}
+		if typ != protowire.BytesType {
+			return fmt.Errorf("OTLP trace: wrong wire type %d for resource spans", typ)
+		}
+		n, err := w.length(end)
+		if err != nil {
+			return fmt.Errorf("OTLP trace: %w", err)
+		}
+		// The field's tag and length, then its bytes read in place.
+		head := protowire.AppendTag(nil, tracesDataResourceSpans, protowire.BytesType)
+		head = protowire.AppendVarint(head, uint64(n))
+		td := make([]byte, len(head)+int(n))
+		copy(td, head)
+		if err := w.read(td[len(head):]); err != nil {
+			return fmt.Errorf("OTLP trace: %w", err)
+		}
+		if err := rs(td); err != nil {
+			return err
+		}
+	}
+}
+
+// otlpTrace converts the ResourceSpans readTracesData reads into a trace.
+type otlpTrace struct{ t *telemetry.Trace }
+
+func (o otlpTrace) add(b []byte) error {
+	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
+	if err != nil {
+		return fmt.Errorf("OTLP trace: %w", err)
+	}
+	appendOTLP(o.t, td)
+	return nil
 }
 
 // Trace fetches one trace by ID: v2 first (Tempo 2.6+; from 2.7 it marks
@@ -120,7 +307,7 @@ func (s *Store) Trace(ctx context.Context, traceID string, start, end time.Time)
 
 func (s *Store) traceV2(ctx context.Context, id string, params url.Values) (*telemetry.Trace, error) {
 	path := v2TracePath + id
-	body, err := s.client.Get(ctx, path, params, acceptProtobuf)
+	body, err := s.client.Stream(ctx, path, params, acceptProtobuf)
 	if isStatus(err, http.StatusUnprocessableEntity) {
 		// Tempo 2.6's v2 still refused traces over the size limit.
 		return nil, traceTooLarge(err, id)
@@ -128,21 +315,21 @@ func (s *Store) traceV2(ctx context.Context, id string, params url.Values) (*tel
 	if err != nil {
 		return nil, err
 	}
-	w, err := decodeTraceByIDResponse(body)
-	if err != nil {
-		return nil, s.client.NotTheAPI(path, body, err)
+	defer body.Close()
+	t, partial, message, err := decodeTraceV2(body, id)
+	if err != nil && !errors.Is(err, stores.ErrNotFound) {
+		return nil, body.NotTheAPI(err)
 	}
-	t, err := s.decodeTrace(path, id, w.trace, body)
 	if err != nil {
 		return nil, err
 	}
-	if w.partial {
+	if partial {
 		// Over max_bytes_per_trace (and, in 3.x, when Tempo pruned or
 		// filtered the trace): Tempo's message says which.
 		t.Partial = true
 		t.Notice = "Tempo returned part of the trace"
-		if w.message != "" {
-			t.Notice += ": " + w.message
+		if message != "" {
+			t.Notice += ": " + message
 		}
 	}
 	return t, nil
@@ -150,7 +337,7 @@ func (s *Store) traceV2(ctx context.Context, id string, params url.Values) (*tel
 
 func (s *Store) traceV1(ctx context.Context, id string, params url.Values) (*telemetry.Trace, error) {
 	path := v1TracePath + id
-	body, err := s.client.Get(ctx, path, params, acceptProtobuf)
+	body, err := s.client.Stream(ctx, path, params, acceptProtobuf)
 	switch {
 	case isStatus(err, http.StatusNotFound):
 		return nil, stores.ErrNotFound
@@ -159,7 +346,42 @@ func (s *Store) traceV1(ctx context.Context, id string, params url.Values) (*tel
 	case err != nil:
 		return nil, err
 	}
-	return s.decodeTrace(path, id, body, body)
+	defer body.Close()
+	t, err := decodeTraceV1(body, id)
+	if err != nil && !errors.Is(err, stores.ErrNotFound) {
+		return nil, body.NotTheAPI(err)
+	}
+	return t, err
+}
+
+// decodeTraceV2 reads a v2 answer: the trace in its wrapper, and whether
+// Tempo marked it partial, and why. A trace without spans is not found.
+func decodeTraceV2(r io.Reader, id string) (t *telemetry.Trace, partial bool, message string, err error) {
+	w := newWireReader(r)
+	t = &telemetry.Trace{TraceID: id}
+	partial, message, err = readTraceByIDResponse(w, func(end int64) error {
+		return readTracesData(w, end, otlpTrace{t}.add)
+	})
+	if err == nil && len(t.Spans) == 0 {
+		err = stores.ErrNotFound
+	}
+	if err != nil {
+		return nil, false, "", err
+	}
+	return t, partial, message, nil
+}
+
+// decodeTraceV1 reads a v1 answer, a TracesData-shaped trace. A trace
+// without spans is not found.
+func decodeTraceV1(r io.Reader, id string) (*telemetry.Trace, error) {
+	t := &telemetry.Trace{TraceID: id}
+	if err := readTracesData(newWireReader(r), -1, otlpTrace{t}.add); err != nil {
+		return nil, err
+	}
+	if len(t.Spans) == 0 {
+		return nil, stores.ErrNotFound
+	}
+	return t, nil
 }
 
 // traceTooLarge words Tempo's 422 for a trace over max_bytes_per_trace (v1,
@@ -186,19 +408,6 @@ func (s *Store) skewedEnd(end time.Time) time.Time {
 		return now.Add(ClockSkewAllowance)
 	}
 	return end
-}
-
-// decodeTrace decodes a TracesData-shaped trace; no spans is not found.
-func (s *Store) decodeTrace(path, id string, trace, body []byte) (*telemetry.Trace, error) {
-	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(trace)
-	if err != nil {
-		return nil, s.client.NotTheAPI(path, body, fmt.Errorf("OTLP trace: %w", err))
-	}
-	t := fromOTLP(id, td)
-	if len(t.Spans) == 0 {
-		return nil, stores.ErrNotFound
-	}
-	return t, nil
 }
 
 func isStatus(err error, code int) bool {

@@ -32,7 +32,7 @@ func FuzzDecodeRows(f *testing.F) {
 	reserved := map[string]bool{fieldTime: true, fieldMsg: true, fieldStream: true, fieldStreamID: true, fieldTraceID: true,
 		fieldSpanID: true, fieldService: true, fieldSeverityText: true}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rows, err := decodeRows(body)
+		rows, err := decodeRows(bytes.NewReader(body))
 		if err != nil {
 			return
 		}
@@ -78,7 +78,7 @@ func FuzzLogCoverage(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rows, err := decodeRows(body)
+		rows, err := decodeRows(bytes.NewReader(body))
 		if err != nil {
 			return
 		}

@@ -57,16 +57,17 @@ func (s *Store) SearchLogs(ctx context.Context, q stores.LogSearch) (stores.LogS
 			f = append(append([]string(nil), filters...), InFilter(fieldTraceID, batch))
 		}
 		// Ask for one more than the limit: that one tells the cap cut.
-		rows, err := s.query(ctx, And(f...), q.Start, q.End, q.Limit-len(res.Records)+1)
-		if err != nil {
-			return res, err
-		}
-		for _, row := range rows {
+		// Rows become records as they arrive; reading stops at the limit.
+		err := s.queryEach(ctx, And(f...), q.Limit-len(res.Records)+1, s.window(q.Start, q.End), func(row map[string]string) error {
 			if len(res.Records) == q.Limit {
 				res.Truncated = true
-				break
+				return errLimitReached
 			}
 			res.Records = append(res.Records, toRecord(row))
+			return nil
+		})
+		if err != nil && !errors.Is(err, errLimitReached) {
+			return res, err
 		}
 		if res.Truncated {
 			break
@@ -76,7 +77,15 @@ func (s *Store) SearchLogs(ctx context.Context, q stores.LogSearch) (stores.LogS
 	return res, nil
 }
 
+// errLimitReached ends a search's read once it has its records.
+var errLimitReached = errors.New("limit reached")
+
 func (s *Store) query(ctx context.Context, logsQL string, start, end time.Time, limit int) ([]map[string]string, error) {
+	return s.queryWith(ctx, logsQL, limit, s.window(start, end))
+}
+
+// window is a query's time range parameters.
+func (s *Store) window(start, end time.Time) map[string]string {
 	extra := map[string]string{}
 	if !start.IsZero() {
 		extra["start"] = start.UTC().Format(time.RFC3339Nano)
@@ -84,7 +93,7 @@ func (s *Store) query(ctx context.Context, logsQL string, start, end time.Time, 
 	if !end.IsZero() {
 		extra["end"] = end.UTC().Format(time.RFC3339Nano)
 	}
-	return s.queryWith(ctx, logsQL, limit, extra)
+	return extra
 }
 
 func toRecord(row map[string]string) telemetry.LogRecord {
