@@ -90,6 +90,12 @@ func (e *Engine) ExemplarSessions(ctx context.Context, q query.ExemplarSessions,
 				return nil, ctx.Err()
 			}
 			ns.store(roleTraces, "trace %s of an exemplar: %v", id, err)
+			// A store that did not answer in time is not asked again
+			// in this query: the next lookup would wait as long.
+			if timedOut(err) {
+				ns.store(roleTraces, "%d more exemplar traces not read: the trace store timed out", len(traceIDs)-i-1)
+				break
+			}
 			continue
 		}
 		if r.Session == nil || schema.ValidSessionID(r.Session.SessionID) != nil {
