@@ -39,6 +39,9 @@ var figures = []struct{ name, bench, metric, target string }{
 	{"sessionTimeline of a 10^4-span session: peak heap (bytes)", "BenchmarkSessionPeakHeap", "peak-heap-B", "reported"},
 	{"sessionTimeline of a 10^4-span session: response (Arrow bytes)", "BenchmarkSessionPeakHeap", "response-B", "reported"},
 	{"sessionTimeline of a 10^4-span session: peak heap / response", "BenchmarkSessionPeakHeap", "peak/response", "≤ 2×"},
+	{"50 concurrent mixed queries for 60 s on the real stack: p99 (ms)", "BenchmarkLoadMixed", "p99-ms", "reported"},
+	{"50 concurrent mixed queries for 60 s: failed queries", "BenchmarkLoadMixed", "failed", "0"},
+	{"50 concurrent mixed queries for 60 s: plugin goroutines after − before", "BenchmarkLoadMixed", "goroutine-growth", "≤ 0"},
 	{"sessionTimeline of a 10^4-span session: peak heap up to the handler's return / response", "BenchmarkSessionPeakHeap", "handler-peak/response", "≤ 2×"},
 }
 
@@ -48,6 +51,7 @@ var runs = [][]string{
 	{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "BENCHTIME", "./pkg/correlation/"},
 	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionTimeline|SessionsGrowth|SessionServices", "-benchtime", "20x", "-timeout", "30m", "./test/integration/"},
 	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionPeakHeap", "-benchtime", "5x", "-timeout", "30m", "./test/integration/"},
+	{"test", "-tags", "integration", "-run", "^$", "-bench", "LoadMixed", "-benchtime", "1x", "-timeout", "30m", "./test/integration/"},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)

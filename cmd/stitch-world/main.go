@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string) error {
 	victoria := fs.String("victorialogs", "", "VictoriaLogs base URL (default: the demo stack)")
 	prom := fs.String("prometheus", "", "Prometheus base URL (default: the demo stack)")
 	collector := fs.String("collector", "", "collector OTLP/HTTP base URL to send through (default: the demo stack's)")
+	variant := fs.String("variant", "", "another app of the same shape: its own app service, versions and app-facing hosts (lowercase letters and digits)")
 	direct := fs.Bool("direct", false, "send straight to the stores, bypassing the collector (head sampling only)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -62,7 +63,7 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	if *planOnly {
-		w, err := demoworld.PlanWith(*seed, *sessions, demoworld.PlanOptions{Collector: !*direct})
+		w, err := demoworld.PlanWith(*seed, *sessions, demoworld.PlanOptions{Collector: !*direct, Variant: *variant})
 		if err != nil {
 			return err
 		}
@@ -89,7 +90,7 @@ func run(ctx context.Context, args []string) error {
 
 	rctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
-	gt, err := demoworld.Run(rctx, demoworld.Config{Seed: *seed, Sessions: *sessions, OutDir: *out, Concurrency: *concurrency}, targets, os.Stdout)
+	gt, err := demoworld.Run(rctx, demoworld.Config{Seed: *seed, Sessions: *sessions, OutDir: *out, Concurrency: *concurrency, Variant: *variant}, targets, os.Stdout)
 	if err != nil {
 		return err
 	}

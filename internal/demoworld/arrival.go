@@ -386,7 +386,7 @@ func (p *prover) jaeger(ctx context.Context) ([]ArrivalCheck, error) {
 	wantSkew, gotSkew := 0, 0
 	for _, r := range gt.Requests {
 		off, skewed := offsets[r.Device]
-		if !skewed || r.ServerAddress != hostAPI {
+		if !skewed || r.ServerAddress != (naming{variant: gt.App.Variant}).host(hostAPI) {
 			continue
 		}
 		for _, at := range r.Attempts {

@@ -33,6 +33,8 @@ type World struct {
 	// collector: the world sends through the reference collector, whose
 	// tail sampling decides what the backends' telemetry keeps.
 	collector bool
+	// names are the variant's app service, versions and hosts.
+	names naming
 }
 
 // PlanOptions say how the world's telemetry reaches the stores.
@@ -46,6 +48,10 @@ type PlanOptions struct {
 	// Without it, the backends follow the sampled flag (head sampling) and
 	// record nothing for a sampled-out session.
 	Collector bool
+	// Variant, when set, makes the world another app of the same shape: its
+	// own app service name, app versions and app-facing hosts (see
+	// variant.go). "" is the demo world.
+	Variant string
 }
 
 // backendFaults configures the services' seeded faults.
@@ -206,6 +212,10 @@ func PlanWith(seed int64, sessions int, opts PlanOptions) (*World, error) {
 	if sessions < 1 || sessions > MaxSessions {
 		return nil, fmt.Errorf("demoworld: sessions must be between 1 and %d, got %d", MaxSessions, sessions)
 	}
+	names, err := newNaming(opts.Variant)
+	if err != nil {
+		return nil, err
+	}
 	g := newRNG(seed)
 	gt := &GroundTruth{
 		Format:            GroundTruthFormat,
@@ -214,7 +224,8 @@ func PlanWith(seed int64, sessions int, opts PlanOptions) (*World, error) {
 		Collector:         opts.Collector,
 		SchemaVersion:     schema.SchemaVersion,
 		App: AppTruth{
-			ServiceName:        AppServiceName,
+			ServiceName:        names.appService(),
+			Variant:            opts.Variant,
 			SamplingRate:       AppSamplingRate,
 			LatencyThresholdMs: schema.Default().Rules.Sampling.DefaultLatencyThresholdMs,
 			PseudonymKeyNote:   "app.installation.id and user.id are HMAC-SHA-256 under the published demo key " + strconv.Quote(string(pseudonymKey)),
@@ -223,12 +234,12 @@ func PlanWith(seed int64, sessions int, opts PlanOptions) (*World, error) {
 	for _, svc := range backendServices {
 		h := serviceHost[svc]
 		gt.Services = append(gt.Services, ServiceTruth{
-			Name: svc, Version: serviceVersions[svc], Host: h,
+			Name: svc, Version: serviceVersions[svc], Host: names.host(h),
 			AppFacing: h == hostAPI || h == hostLegacy, StripsTraceparent: svc == svcLegacy,
 		})
 	}
 	w := &World{
-		Seed: seed, Sessions: sessions, Truth: gt, collector: opts.Collector,
+		Seed: seed, Sessions: sessions, Truth: gt, collector: opts.Collector, names: names,
 		faults: backendFaults{poisonedSKU: "sku-" + g.hexID(3), flakyKeys: map[string]bool{}, legacyTraces: map[string]string{}},
 	}
 
@@ -269,7 +280,7 @@ func PlanWith(seed int64, sessions int, opts PlanOptions) (*World, error) {
 	ids := &plannedSessionIDs{g: g, rate: AppSamplingRate, sampledOut: des.sampledOut, ordinalOf: map[string]int{}}
 	ordinal := 0
 	for i, n := range perDevice {
-		d := newDevice(g, i)
+		d := newDevice(g, i, names)
 		switch {
 		case slices.Index(skewed, i) == 0:
 			d.Truth.ClockTrueOffsetMs = signed(g, g.between(5_000, 40_000))
@@ -283,7 +294,7 @@ func PlanWith(seed int64, sessions int, opts PlanOptions) (*World, error) {
 		d.Truth.ClockOffsetAttrMs = -d.Truth.ClockTrueOffsetMs + g.between(-25, 25)
 		d.ClockOffset = time.Duration(d.Truth.ClockTrueOffsetMs) * time.Millisecond
 		d.Truth.LateUpload = late[i]
-		d.Resource = deviceResource(d.Truth)
+		d.Resource = deviceResource(d.Truth, names)
 
 		plans := make([]*sessionPlan, n)
 		for k := range plans {
@@ -381,14 +392,14 @@ func (p *plannedSessionIDs) NextSessionID() (string, error) {
 	return "", fmt.Errorf("no session ID with sampled=%v after 10000 draws", want)
 }
 
-func newDevice(g *rng, i int) *Device {
+func newDevice(g *rng, i int, names naming) *Device {
 	m := pick(g, deviceModels)
 	t := &DeviceTruth{
 		Name:       fmt.Sprintf("device-%03d", i),
 		Model:      m.id,
 		OSName:     m.osName,
 		OSVersion:  pick(g, m.osVersions),
-		AppVersion: pick(g, appVersions),
+		AppVersion: pick(g, names.appVersions()),
 	}
 	net := pick(g, m.networks)
 	t.Network, t.NetworkSubtype = net.Type, net.Subtype
@@ -408,9 +419,9 @@ func newDevice(g *rng, i int) *Device {
 	return d
 }
 
-func deviceResource(t *DeviceTruth) []attribute.KeyValue {
+func deviceResource(t *DeviceTruth, names naming) []attribute.KeyValue {
 	return []attribute.KeyValue{
-		attribute.String(schema.AttrServiceName, AppServiceName),
+		attribute.String(schema.AttrServiceName, names.appService()),
 		attribute.String(schema.AttrServiceVersion, t.AppVersion),
 		attribute.String(schema.AttrOSName, t.OSName),
 		attribute.String(schema.AttrOSVersion, t.OSVersion),
@@ -897,6 +908,7 @@ func tailSample(a *Action, thresholdMs int64) {
 func (b *deviceBuilder) request(sess *SessionTruth, a *Action, rs requestSpec, ap actionPlan) (*Request, error) {
 	g := b.g
 	spec := endpoints[rs.ep]
+	spec.host = b.w.names.host(spec.host)
 	id := g.hexID(8)
 	var target, body string
 	switch rs.ep {
@@ -949,7 +961,7 @@ func (b *deviceBuilder) request(sess *SessionTruth, a *Action, rs requestSpec, a
 		in := backendInput{ep: rs.ep, traceID: at.TraceID, orderID: rs.orderID, poisoned: rs.poison, failing: rs.flaky && i == 0}
 		tr := &AttemptTruth{ClientSpanID: g.spanID(), ResendCount: i}
 		switch {
-		case spec.host == hostLegacy:
+		case rs.ep == epPromotions: // the legacy host's only endpoint
 			tr.Propagation = PropagationStripped
 			tr.BackendTraceID = g.traceID()
 			in.traceID = tr.BackendTraceID
@@ -1030,7 +1042,7 @@ func (b *deviceBuilder) request(sess *SessionTruth, a *Action, rs requestSpec, a
 	if rs.ep == epSearch {
 		rt.Faults = append(rt.Faults, "slow_endpoint")
 	}
-	if spec.host == hostLegacy {
+	if rs.ep == epPromotions {
 		rt.Faults = append(rt.Faults, "stripped")
 	}
 	if ap.queued {
@@ -1054,7 +1066,7 @@ func (w *World) summarizeFaults() {
 	gt := w.Truth
 	f := &gt.Faults
 	f.SlowEndpoint = SlowEndpointFault{
-		Endpoint:       http.MethodGet + " " + hostAPI + endpoints[epSearch].template,
+		Endpoint:       http.MethodGet + " " + w.names.host(hostAPI) + endpoints[epSearch].template,
 		BackendService: svcInventory, BackendRoute: "GET /search",
 		MinDelayMs: slowSearchMinMs, MaxDelayMs: slowSearchMinMs + slowSearchJitterMs - 1,
 	}
@@ -1068,7 +1080,7 @@ func (w *World) summarizeFaults() {
 		},
 	}
 	f.Retries = RetryFault{Service: svcPayments, Status: http.StatusServiceUnavailable}
-	f.StrippingHost = StrippingHostFault{ServerAddress: hostLegacy, Service: svcLegacy}
+	f.StrippingHost = StrippingHostFault{ServerAddress: w.names.host(hostLegacy), Service: svcLegacy}
 	f.SampledOut = SampledOutFault{Rate: AppSamplingRate}
 	f.Rotations = map[string]int{}
 	byID := map[string]*SessionTruth{}

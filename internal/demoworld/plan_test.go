@@ -318,3 +318,50 @@ func TestDeviceTelemetryFollowsTheSchema(t *testing.T) {
 }
 
 type attributeKV = attribute.KeyValue
+
+// A variant is another app of the same shape: its own app service, versions
+// and app-facing hosts in every request and fault it records, and still
+// within the schema; the default world stays the demo's.
+func TestVariantIsAnotherAppOfTheSameShape(t *testing.T) {
+	base := mustPlan(t, 7, 12)
+	v, err := PlanWith(7, 12, PlanOptions{Variant: "kiosk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.Truth.App.ServiceName != AppServiceName || base.Truth.Faults.StrippingHost.ServerAddress != hostLegacy {
+		t.Fatalf("the default world changed: %s, %s", base.Truth.App.ServiceName, base.Truth.Faults.StrippingHost.ServerAddress)
+	}
+	if v.Truth.App.ServiceName == AppServiceName || v.Truth.App.Variant != "kiosk" {
+		t.Fatalf("variant app service %q", v.Truth.App.ServiceName)
+	}
+	if len(v.Truth.Requests) != len(base.Truth.Requests) || len(v.Truth.Sessions) != len(base.Truth.Sessions) {
+		t.Fatal("a variant changed the world's shape")
+	}
+	baseHosts := map[string]bool{}
+	for _, r := range base.Truth.Requests {
+		baseHosts[r.ServerAddress] = true
+	}
+	for _, r := range v.Truth.Requests {
+		if baseHosts[r.ServerAddress] {
+			t.Errorf("request %s calls the default world's host %s", r.ID, r.ServerAddress)
+		}
+	}
+	for _, d := range v.Truth.Devices {
+		if slices.Contains(appVersions, d.AppVersion) {
+			t.Errorf("device %s runs the default world's app version %s", d.Name, d.AppVersion)
+		}
+	}
+	if v.Truth.Faults.StrippingHost.ServerAddress == hostLegacy || v.Truth.Faults.SlowEndpoint.Endpoint == base.Truth.Faults.SlowEndpoint.Endpoint {
+		t.Error("the variant's faults name the default world's hosts")
+	}
+	for _, a := range v.EmittedAttributes() {
+		if err := schema.ValidateKeyValue(a.KV); err != nil {
+			t.Errorf("%s: %s=%v: %v", a.Where, a.KV.Key, a.KV.Value.Emit(), err)
+		}
+	}
+	for _, bad := range []string{"Kiosk", "a b", "1x", "waytoolongvariantname"} {
+		if _, err := PlanWith(7, 2, PlanOptions{Variant: bad}); err == nil {
+			t.Errorf("variant %q accepted", bad)
+		}
+	}
+}

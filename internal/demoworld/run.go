@@ -43,6 +43,9 @@ type Config struct {
 	Concurrency int
 	// RunID overrides the generated run ID (it must be unique per run).
 	RunID string
+	// Variant makes the world another app of the same shape (see
+	// PlanOptions.Variant); "" is the demo world.
+	Variant string
 }
 
 // Targets are the stores' base URLs. Every one must be on the loopback
@@ -148,7 +151,7 @@ func Run(ctx context.Context, cfg Config, targets Targets, out io.Writer) (*Grou
 	if cfg.Concurrency < 1 || cfg.Concurrency > 64 {
 		return nil, fmt.Errorf("demoworld: concurrency must be between 1 and 64, got %d", cfg.Concurrency)
 	}
-	w, err := PlanWith(cfg.Seed, cfg.Sessions, PlanOptions{Collector: targets.Collector != ""})
+	w, err := PlanWith(cfg.Seed, cfg.Sessions, PlanOptions{Collector: targets.Collector != "", Variant: cfg.Variant})
 	if err != nil {
 		return nil, err
 	}

@@ -97,6 +97,8 @@ func startServices(ctx context.Context, w *World, t Targets, tags []attribute.Ke
 		s := &service{name: name, ln: ln}
 		ss.list = append(ss.list, s)
 		ss.addrs[serviceHost[name]+":80"] = ln.Addr().String()
+		// A variant's app calls its own names for the app-facing hosts.
+		ss.addrs[w.names.host(serviceHost[name])+":80"] = ln.Addr().String()
 	}
 	for _, s := range ss.list {
 		if err := ss.instrument(ctx, s, t, tags, errs); err != nil {

@@ -49,7 +49,10 @@ type GroundTruth struct {
 
 // AppTruth describes the simulated iOS app.
 type AppTruth struct {
-	ServiceName        string  `json:"service_name"`
+	ServiceName string `json:"service_name"`
+	// Variant names the world's variant ("" for the demo world): its app
+	// service, versions and app-facing hosts differ (PlanOptions.Variant).
+	Variant            string  `json:"variant,omitempty"`
 	SamplingRate       float64 `json:"sampling_rate"`
 	LatencyThresholdMs int64   `json:"latency_threshold_ms"`
 	// PseudonymKeyNote says where app.installation.id and user.id come from.

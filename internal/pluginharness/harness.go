@@ -68,6 +68,7 @@ type Plugin struct {
 	diagnostics pluginv2.DiagnosticsClient
 	resource    pluginv2.ResourceClient
 	logs        *SyncBuffer
+	cmd         *exec.Cmd
 }
 
 // Start launches the plugin binary with go-plugin's client, negotiating the
@@ -100,7 +101,7 @@ func Start(binary string) (*Plugin, error) {
 		c.Kill()
 		return nil, fmt.Errorf("starting plugin %s: %w\n%s", binary, err, logs.String())
 	}
-	p := &Plugin{client: c, logs: logs}
+	p := &Plugin{client: c, logs: logs, cmd: cmd}
 	for name, dst := range map[string]any{"data": &p.data, "diagnostics": &p.diagnostics, "resource": &p.resource} {
 		raw, err := rpc.Dispense(name)
 		if err != nil {
@@ -175,6 +176,20 @@ func (i Instance) pluginContext() backend.PluginContext {
 			Updated:                 i.Updated,
 		},
 	}
+}
+
+// PID is the plugin process's ID.
+func (p *Plugin) PID() int { return p.cmd.Process.Pid }
+
+// CollectMetrics calls the plugin's CollectMetrics over gRPC, as Grafana
+// does to scrape a plugin: the SDK's Prometheus registry in text format
+// (the Go runtime's go_goroutines, the process's RSS and threads among it).
+func (p *Plugin) CollectMetrics(ctx context.Context) ([]byte, error) {
+	res, err := p.diagnostics.CollectMetrics(ctx, &pluginv2.CollectMetricsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return res.GetMetrics().GetPrometheus(), nil
 }
 
 // CheckHealth calls the plugin's CheckHealth over gRPC.

@@ -10,21 +10,48 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/stitch-observability/stitch/internal/demoworld"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// The seeded slow endpoint tops p95 server time, and the network split does
-// not move with device clock skew (minutes, on some devices).
+// The run's own identifiers: what tests pick their rows by when the stack
+// holds other apps' data too.
+
+// appVersions are the run's app versions (service.version of its app).
+func appVersions(gt *demoworld.GroundTruth) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range gt.Devices {
+		out[d.AppVersion] = true
+	}
+	return out
+}
+
+// appHosts are the hosts the run's app called (server.address).
+func appHosts(gt *demoworld.GroundTruth) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range gt.Requests {
+		out[r.ServerAddress] = true
+	}
+	return out
+}
+
+// The seeded slow endpoint tops p95 server time among the run's own
+// requests, and the network split does not move with device clock skew
+// (minutes, on some devices). The breakdown has no app filter: it is
+// grouped by endpoint and app version, and the run's rows are those of its
+// own app versions.
 func TestLatencyBreakdownMatchesGroundTruth(t *testing.T) {
 	gt := sharedWorld(t)
 	require.NotEmpty(t, gt.Faults.SlowEndpoint.Requests)
 	slow := gt.Request(gt.Faults.SlowEndpoint.Requests[0])
 	require.NotNil(t, slow)
 	require.NotEmpty(t, gt.Faults.ClockSkew, "the world has skewed devices")
+	versions := appVersions(gt)
 
 	inst := newInstance(t, stackSettings(), nil)
-	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "latencyBreakdown", "groupBy": []string{"endpoint"}}))
+	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "latencyBreakdown", "groupBy": []string{"endpoint", "appVersion"}, "limit": 1000}))
 	require.NoError(t, err)
 	r := res.Responses["A"]
 	require.NoError(t, r.Error)
@@ -32,17 +59,25 @@ func TestLatencyBreakdownMatchesGroundTruth(t *testing.T) {
 	require.NotNil(t, f)
 	require.Positive(t, f.Rows())
 
-	endpoint, serverP95 := column(t, f, "endpoint"), column(t, f, "serverP95")
-	assert.Equal(t, slow.URLTemplate, endpoint.At(0), "the slow endpoint tops p95 server time")
-	top := serverP95.At(0).(*float64)
-	require.NotNil(t, top)
-	assert.GreaterOrEqual(t, *top, float64(gt.Faults.SlowEndpoint.MinDelayMs), "its p95 is at least the seeded delay")
+	endpoint, version, serverP95 := column(t, f, "endpoint"), column(t, f, "appVersion"), column(t, f, "serverP95")
+	var own []int // rows of the run's app, slowest server p95 first as the frame orders them
+	for i := 0; i < f.Rows(); i++ {
+		if versions[version.At(i).(string)] {
+			own = append(own, i)
+		}
+	}
+	require.NotEmpty(t, own, "rows of the run's app versions %v", versions)
+	top := own[0]
+	assert.Equal(t, slow.URLTemplate, endpoint.At(top), "the slow endpoint tops p95 server time")
+	p95 := serverP95.At(top).(*float64)
+	require.NotNil(t, p95)
+	assert.GreaterOrEqual(t, *p95, float64(gt.Faults.SlowEndpoint.MinDelayMs), "its p95 is at least the seeded delay")
 
 	// Network = client − server from durations: skew of seconds to minutes
 	// would show as huge (or clamped) values if times were compared.
 	for _, name := range []string{"networkP50", "networkP95", "networkP99"} {
 		col := column(t, f, name)
-		for i := 0; i < f.Rows(); i++ {
+		for _, i := range own {
 			v := col.At(i).(*float64)
 			if v == nil {
 				continue
@@ -53,14 +88,16 @@ func TestLatencyBreakdownMatchesGroundTruth(t *testing.T) {
 	}
 }
 
-// The seeded cascade (inventory → orders → gateway → app) is the top cause
-// signature, with every cascade session among its sessions.
+// The seeded cascade (inventory → orders → gateway → app) is the run's app's
+// top cause signature, with every cascade session among its sessions. The
+// query has no app filter; a signature names the app first, so the run's
+// rows are those starting with its app service.
 func TestErrorCascadesMatchGroundTruth(t *testing.T) {
 	gt := sharedWorld(t)
 	c := gt.Faults.Cascade
 	require.NotEmpty(t, c.Requests)
 	inst := newInstance(t, stackSettings(), nil)
-	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "errorCascades"}))
+	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "errorCascades", "limit": 1000}))
 	require.NoError(t, err)
 	r := res.Responses["A"]
 	require.NoError(t, r.Error)
@@ -69,28 +106,40 @@ func TestErrorCascadesMatchGroundTruth(t *testing.T) {
 	require.Positive(t, f.Rows())
 
 	services, count := column(t, f, "services"), column(t, f, "count")
-	top := services.At(0).(string)
-	t.Logf("top cascade: %d× %s (root %s); first error log: %s", count.At(0), top, column(t, f, "rootCause").At(0), column(t, f, "firstErrorLog").At(0))
-	chain := strings.Split(top, " → ")
+	top := -1 // the frame orders signatures most frequent first
+	for i := 0; i < f.Rows(); i++ {
+		if strings.HasPrefix(services.At(i).(string), gt.App.ServiceName+" → ") {
+			top = i
+			break
+		}
+	}
+	require.GreaterOrEqual(t, top, 0, "a cascade of the app %s", gt.App.ServiceName)
+	t.Logf("top cascade of %s: %d× %s (root %s); first error log: %s", gt.App.ServiceName, count.At(top), services.At(top), column(t, f, "rootCause").At(top), column(t, f, "firstErrorLog").At(top))
+	chain := strings.Split(services.At(top).(string), " → ")
 	require.GreaterOrEqual(t, len(chain), 4)
 	assert.Equal(t, "inventory", chain[len(chain)-1], "the root cause is inventory")
 	assert.Contains(t, chain, "orders")
 	assert.Contains(t, chain, "gateway")
-	// Other worlds may share the stack's time window: at least this one's.
-	assert.GreaterOrEqual(t, count.At(0).(int64), int64(len(c.Requests)))
-	assert.NotEmpty(t, column(t, f, "firstErrorLog").At(0))
+	// Earlier runs of the same app may share a reused stack's window: at
+	// least this run's.
+	assert.GreaterOrEqual(t, count.At(top).(int64), int64(len(c.Requests)))
+	assert.NotEmpty(t, column(t, f, "firstErrorLog").At(top))
 
 	var examples []string
-	require.NoError(t, json.Unmarshal(column(t, f, "exampleSessions").At(0).(json.RawMessage), &examples))
+	require.NoError(t, json.Unmarshal(column(t, f, "exampleSessions").At(top).(json.RawMessage), &examples))
 	assert.NotEmpty(t, examples)
 }
 
-// The host that strips traceparent stands out with ~0 % coverage; the
-// others are at ~100 %; its service's spans carry no session.
+// The host that strips traceparent stands out with ~0 % coverage above
+// the run's other hosts, which are at ~100 %; its service's spans carry no
+// session. The audit has no app filter (it covers every host in the
+// window): the run's rows are those of the hosts its app called.
 func TestPropagationHealthMatchesGroundTruth(t *testing.T) {
 	gt := sharedWorld(t)
 	strip := gt.Faults.StrippingHost
 	require.NotEmpty(t, strip.ServerAddress)
+	own := appHosts(gt)
+	require.True(t, own[strip.ServerAddress])
 	inst := newInstance(t, stackSettings(), nil)
 	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "propagationHealth"}))
 	require.NoError(t, err)
@@ -102,16 +151,27 @@ func TestPropagationHealthMatchesGroundTruth(t *testing.T) {
 	require.NotNil(t, frameByName(r.Frames, "clockOffsets"))
 
 	host, coverage := column(t, hosts, "host"), column(t, hosts, "coverage")
-	assert.Equal(t, strip.ServerAddress, host.At(0), "the stripping host is the worst")
-	assert.Less(t, coverage.At(0).(float64), 0.05)
-	for i := 1; i < hosts.Rows(); i++ {
+	var ownRows []int // worst first, as the frame orders them
+	for i := 0; i < hosts.Rows(); i++ {
+		if own[host.At(i).(string)] {
+			ownRows = append(ownRows, i)
+		}
+	}
+	require.Len(t, ownRows, len(own), "every host the run's app called is audited")
+	assert.Equal(t, strip.ServerAddress, host.At(ownRows[0]), "the stripping host is the run's worst")
+	assert.Less(t, coverage.At(ownRows[0]).(float64), 0.05)
+	for _, i := range ownRows[1:] {
 		assert.Greater(t, coverage.At(i).(float64), 0.95, "host %s", host.At(i))
+	}
+	ownServices := map[string]bool{gt.App.ServiceName: true}
+	for _, s := range gt.Services {
+		ownServices[s.Name] = true
 	}
 	svc, sessCov := column(t, services, "service"), column(t, services, "sessionCoverage")
 	for i := 0; i < services.Rows(); i++ {
 		c := sessCov.At(i).(*float64)
-		if c == nil {
-			continue // a service seen only in the logs
+		if c == nil || !ownServices[svc.At(i).(string)] {
+			continue // a service seen only in the logs, or not the run's
 		}
 		if svc.At(i) == strip.Service {
 			assert.Less(t, *c, 0.05, "the stripping host's service carries no session")
@@ -122,18 +182,21 @@ func TestPropagationHealthMatchesGroundTruth(t *testing.T) {
 	logCov := column(t, services, "logTraceCoverage")
 	found := false
 	for i := 0; i < services.Rows(); i++ {
-		found = found || logCov.At(i).(*float64) != nil
+		found = found || (ownServices[svc.At(i).(string)] && logCov.At(i).(*float64) != nil)
 	}
 	assert.True(t, found, "VictoriaLogs counted log records per service")
 }
 
-// Session metrics come back as numeric time series for alerting: sessions
-// are counted in the world's window and the error-session ratio is a ratio.
+// Session metrics come back as numeric time series for alerting: the run's
+// sessions are counted in the world's window (grouped by app version, the
+// run's series are those of its own versions) and the error-session ratio
+// is a ratio.
 func TestSessionMetricsOverTheWorld(t *testing.T) {
 	gt := sharedWorld(t)
+	versions := appVersions(gt)
 	inst := newInstance(t, stackSettings(), nil)
 	for _, metric := range []string{"sessions", "errorSessionRatio", "serverLatencyP95", "propagationCoverage"} {
-		q := worldQuery(t, gt, map[string]any{"queryType": "sessionMetrics", "metric": metric})
+		q := worldQuery(t, gt, map[string]any{"queryType": "sessionMetrics", "metric": metric, "groupBy": "appVersion"})
 		q.Interval = time.Minute
 		res, err := grafana.QueryData(testContext(t), inst, q)
 		require.NoError(t, err)
@@ -144,6 +207,9 @@ func TestSessionMetricsOverTheWorld(t *testing.T) {
 		for _, f := range r.Frames {
 			assert.Equal(t, data.FrameTypeTimeSeriesMulti, f.Meta.Type, metric)
 			v := column(t, f, "value")
+			if !versions[v.Labels["appVersion"]] {
+				continue // another app's series
+			}
 			for i := 0; i < v.Len(); i++ {
 				if p := v.At(i).(*float64); p != nil {
 					total += *p
@@ -160,4 +226,51 @@ func TestSessionMetricsOverTheWorld(t *testing.T) {
 			assert.GreaterOrEqual(t, total, float64(len(gt.Sessions))/2, "the world's sessions are counted")
 		}
 	}
+}
+
+// The window every world test queries really holds another app's world
+// (otherWorld, loaded by sharedWorld): the scoped assertions above hold
+// among others' data. The other app's sessions are listed under its own
+// app filter and never under this run's, and its stripping host is audited
+// beside this run's.
+func TestTheWindowHoldsAnotherAppsWorld(t *testing.T) {
+	gt := sharedWorld(t)
+	other := otherWorld
+	require.NotNil(t, other)
+	require.NotEqual(t, gt.App.ServiceName, other.App.ServiceName)
+	inst := newInstance(t, stackSettings(), nil)
+
+	listed := func(app string) map[string]bool {
+		res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "appService": app, "limit": 1000}))
+		require.NoError(t, err)
+		require.NoError(t, res.Responses["A"].Error)
+		f := frameByName(res.Responses["A"].Frames, "sessions")
+		require.NotNil(t, f)
+		out := map[string]bool{}
+		for i := 0; i < f.Rows(); i++ {
+			out[column(t, f, "sessionId").At(i).(string)] = true
+		}
+		return out
+	}
+	mine, theirs := listed(gt.App.ServiceName), listed(other.App.ServiceName)
+	n := 0
+	for _, s := range other.Sessions {
+		assert.False(t, mine[s.ID], "the other app's session %s is not listed under %s", s.ID, gt.App.ServiceName)
+		if theirs[s.ID] {
+			n++
+		}
+	}
+	assert.Positive(t, n, "the other app's sessions are in the window")
+
+	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "propagationHealth"}))
+	require.NoError(t, err)
+	hosts := frameByName(res.Responses["A"].Frames, "propagationByHost")
+	require.NotNil(t, hosts)
+	var order []string
+	for i := 0; i < hosts.Rows(); i++ {
+		order = append(order, column(t, hosts, "host").At(i).(string))
+	}
+	assert.Contains(t, order, other.Faults.StrippingHost.ServerAddress)
+	assert.Contains(t, order, gt.Faults.StrippingHost.ServerAddress)
+	t.Logf("hosts, worst first: %v", order)
 }

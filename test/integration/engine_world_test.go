@@ -27,11 +27,21 @@ import (
 var (
 	engineWorldOnce sync.Once
 	engineWorld     *demoworld.GroundTruth
+	otherWorld      *demoworld.GroundTruth
 	engineWorldErr  error
 )
 
+// otherApp is the variant of the second world every run loads beside its
+// own: another app of the same shape (its own app service, versions and
+// app-facing hosts, the same backends and faults), as a real store always
+// holds other apps' data.
+const otherApp = "kiosk"
+
 // sharedWorld runs one small world for all engine tests of this run, with a
 // fresh seed so its IDs never collide with data already in a reused stack.
+// A second, different world (otherWorld: another seed, another app) is
+// sent into the same time window before any assertion, so every test
+// proves it finds its own world among others' data.
 func sharedWorld(t testing.TB) *demoworld.GroundTruth {
 	t.Helper()
 	engineWorldOnce.Do(func() {
@@ -44,11 +54,33 @@ func sharedWorld(t testing.TB) *demoworld.GroundTruth {
 			engineWorldErr = err
 			return
 		}
-		if _, err := demoworld.ProveArrival(ctx, gt, worldTargets(), os.Stdout); err != nil {
+		// The other app's world is sent while this one's arrival is proven.
+		var (
+			other    *demoworld.GroundTruth
+			otherErr error
+			sent     = make(chan struct{})
+			otherOut pluginharness.SyncBuffer
+		)
+		go func() {
+			defer close(sent)
+			other, otherErr = demoworld.Run(ctx, demoworld.Config{Seed: seed + 1, Sessions: 8, Variant: otherApp}, worldTargets(), &otherOut)
+			if otherErr == nil {
+				_, otherErr = demoworld.ProveArrival(ctx, other, worldTargets(), &otherOut)
+			}
+		}()
+		_, err = demoworld.ProveArrival(ctx, gt, worldTargets(), os.Stdout)
+		<-sent
+		if err != nil {
 			engineWorldErr = fmt.Errorf("proof of arrival: %w", err)
 			return
 		}
-		engineWorld = gt
+		if otherErr != nil {
+			engineWorldErr = fmt.Errorf("the other app's world: %w\n%s", otherErr, otherOut.String())
+			return
+		}
+		fmt.Printf("other app's world: %s, seed %d, %d sessions, app %s, sent into the same window\n",
+			other.Run.ID, other.Seed, len(other.Sessions), other.App.ServiceName)
+		engineWorld, otherWorld = gt, other
 	})
 	require.NoError(t, engineWorldErr)
 	return engineWorld
@@ -267,10 +299,11 @@ func TestSessionsListMatchesGroundTruth(t *testing.T) {
 	checkSessionsList(t, gt, newInstance(t, stackSettings(), nil))
 }
 
-// checkSessionsList checks the sessions list and a pushed-down filter against
-// the ground truth, through the stores inst is configured with.
+// checkSessionsList checks the sessions list of the run's app (the
+// appService filter) and a pushed-down version filter against the ground
+// truth, through the stores inst is configured with.
 func checkSessionsList(t *testing.T, gt *demoworld.GroundTruth, inst pluginharness.Instance) {
-	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "limit": 1000}))
+	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "appService": gt.App.ServiceName, "limit": 1000}))
 	require.NoError(t, err)
 	r := res.Responses["A"]
 	require.NoError(t, r.Error)
@@ -281,9 +314,10 @@ func checkSessionsList(t *testing.T, gt *demoworld.GroundTruth, inst pluginharne
 	capped := strings.Contains(noticesOf(r.Frames), "matching traces per service, not all of them")
 	t.Logf("sessions listed: %d; notices: %s", f.Rows(), noticesOf(r.Frames))
 	rows := map[string]int{}
-	ids := column(t, f, "sessionId")
+	ids, apps := column(t, f, "sessionId"), column(t, f, "appService")
 	for i := 0; i < f.Rows(); i++ {
 		rows[ids.At(i).(string)] = i
+		assert.Equal(t, gt.App.ServiceName, apps.At(i), "only the app asked for")
 	}
 	for _, s := range gt.Sessions {
 		exported := false
@@ -306,14 +340,15 @@ func checkSessionsList(t *testing.T, gt *demoworld.GroundTruth, inst pluginharne
 		assert.Equal(t, s.DeviceModel, column(t, f, "deviceModel").At(i), s.ID)
 		assert.Equal(t, s.OSVersion, column(t, f, "osVersion").At(i), s.ID)
 	}
-	// Filters push down: one app version only.
+	// Filters push down: one version of the app only.
 	v := gt.Sessions[0].AppVersion
-	res, err = grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "appVersion": v}))
+	res, err = grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "appService": gt.App.ServiceName, "appVersion": v}))
 	require.NoError(t, err)
 	f = frameByName(res.Responses["A"].Frames, "sessions")
 	require.NotNil(t, f)
 	require.Positive(t, f.Rows())
 	for i := 0; i < f.Rows(); i++ {
 		assert.Equal(t, v, column(t, f, "appVersion").At(i))
+		assert.Equal(t, gt.App.ServiceName, column(t, f, "appService").At(i))
 	}
 }

@@ -78,7 +78,7 @@ func TestFramesCarryLinksToTheStoresDataSources(t *testing.T) {
 	require.Len(t, logLinks, 2)
 	assert.Equal(t, map[string]any{"datasourceUid": inst.UID, "query": map[string]any{"queryType": "sessionTimeline", "sessionId": sid}}, logLinks[1]["internal"])
 
-	res, err = grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "limit": 5}))
+	res, err = grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "appService": gt.App.ServiceName, "limit": 5}))
 	require.NoError(t, err)
 	sessions := frameByName(res.Responses["A"].Frames, "sessions")
 	require.NotNil(t, sessions)

@@ -65,10 +65,10 @@ func TestTempoLokiSessionsListMatchesGroundTruth(t *testing.T) {
 }
 
 // worldSessionsListed counts the world's sessions (those with something
-// exported) in the unfiltered sessions list.
+// exported) in the sessions list of the world's app.
 func worldSessionsListed(t *testing.T, gt *demoworld.GroundTruth, inst pluginharness.Instance) (listed, exported int) {
 	t.Helper()
-	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "limit": 1000}))
+	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "sessions", "appService": gt.App.ServiceName, "limit": 1000}))
 	require.NoError(t, err)
 	require.NoError(t, res.Responses["A"].Error)
 	f := frameByName(res.Responses["A"].Frames, "sessions")
