@@ -9,6 +9,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +30,17 @@ import (
 
 // Default builds the plugin backend for every supported platform.
 var Default = build.BuildAll
+
+// go.mod names the toolchain the plugin is built and tested with (a patch
+// release carrying the standard library's security fixes). Machines whose Go
+// distribution defaults to GOTOOLCHAIN=local would ignore it: every target
+// lets the go command fetch that toolchain from the module proxy instead,
+// unless the caller chose a GOTOOLCHAIN.
+func init() {
+	if os.Getenv("GOTOOLCHAIN") == "" {
+		_ = os.Setenv("GOTOOLCHAIN", "auto")
+	}
+}
 
 // Stack builds, starts, stops and reports on the local stores and the
 // collector (the reference pipeline) in front of them.
@@ -72,6 +84,7 @@ func TestAll() error {
 		{"go vet (integration)", func() error { return sh.RunV("go", "vet", "-tags", "integration", "./test/...") }},
 		{"go unit tests (race detector)", func() error { return sh.RunV("go", "test", "-race", "-count=1", "./...") }},
 		{"security scan (gosec, high severity)", gosec},
+		{"vulnerability scan (govulncheck, Go vulnerability database)", govulncheck},
 		{"fuzzing, short (every target, FUZZTIME each, default 3s)", fuzzShort},
 		{"frontend install", npmInstall},
 		{"frontend typecheck", func() error { return sh.RunV("npm", "run", "typecheck") }},
@@ -138,6 +151,90 @@ func browserTests() error {
 		}
 	}
 	return sh.RunV("npm", "run", "test:browser")
+}
+
+// The vulnerability scanner and the Go vulnerability database it reads, both
+// pinned and fetched from the Go module proxy: the database's own host is
+// not reachable from every machine, so it is built from the x/vulndb module
+// (its OSV reports) with that module's own generator, once per version.
+// Bump vulndbVersion to scan against newer reports.
+const (
+	govulncheckVersion = "v1.9.0"
+	vulndbModule       = "golang.org/x/vulndb"
+	vulndbVersion      = "v0.0.0-20261105234957-e22db6528018"
+)
+
+// Vulncheck scans the plugin's packages with govulncheck against the pinned
+// Go vulnerability database (also a step of testAll).
+func Vulncheck() error { return govulncheck() }
+
+// govulncheck scans the plugin's packages for known vulnerabilities that
+// their code reaches.
+func govulncheck() error {
+	db, err := vulnDB()
+	if err != nil {
+		return err
+	}
+	return sh.RunV("go", "run", "golang.org/x/vuln/cmd/govulncheck@"+govulncheckVersion, "-db", "file://"+db, "./pkg/...")
+}
+
+// vulnDB returns the folder of the Go vulnerability database built from
+// vulndbVersion, building it when it is not cached.
+func vulnDB() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
+		cache = x
+	}
+	db := filepath.Join(cache, "stitch", "vulndb", vulndbVersion)
+	if _, err := os.Stat(filepath.Join(db, "index", "db.json")); err == nil {
+		return db, nil
+	}
+	fmt.Printf("building the Go vulnerability database %s from the module proxy (once)…\n", vulndbVersion)
+	if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
+		return "", err
+	}
+	out, err := sh.Output("go", "mod", "download", "-json", vulndbModule+"@"+vulndbVersion)
+	if err != nil {
+		return "", err
+	}
+	var mod struct{ Dir string }
+	if err := json.Unmarshal([]byte(out), &mod); err != nil || mod.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: no folder in %q", vulndbModule, out)
+	}
+	// The generator reads a git checkout: a committed copy of the module.
+	repo, err := os.MkdirTemp("", "stitch-vulndb-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(repo)
+	if err := sh.Run("cp", "-R", mod.Dir+"/.", repo); err != nil {
+		return "", err
+	}
+	if err := sh.Run("chmod", "-R", "u+w", repo); err != nil {
+		return "", err
+	}
+	git := func(args ...string) error {
+		return sh.Run("git", append([]string{"-C", repo, "-c", "user.name=stitch", "-c", "user.email=stitch@localhost"}, args...)...)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"commit", "-q", "-m", vulndbVersion}} {
+		if err := git(args...); err != nil {
+			return "", fmt.Errorf("preparing the vulnerability reports: git %s: %w", strings.Join(args, " "), err)
+		}
+	}
+	tmp := db + ".tmp"
+	_ = os.RemoveAll(tmp)
+	gendb := exec.Command("go", "run", "./cmd/gendb", "-repo", ".", "-out", tmp)
+	gendb.Dir, gendb.Stdout, gendb.Stderr = repo, os.Stdout, os.Stderr
+	if err := gendb.Run(); err != nil {
+		return "", fmt.Errorf("generating the vulnerability database: %w", err)
+	}
+	if err := os.Rename(tmp, db); err != nil {
+		return "", err
+	}
+	return db, nil
 }
 
 // npmInstall installs the frontend's locked dependencies unless they are in place.

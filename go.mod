@@ -2,6 +2,8 @@ module github.com/stitch-observability/stitch
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/grafana/grafana-plugin-sdk-go v0.298.0
