@@ -94,6 +94,11 @@ func TestAll() error {
 		{"integration tests (real stack, plugin over gRPC, race detector)", func() error {
 			return sh.RunV("go", "test", "-race", "-count=1", "-tags", "integration", "-timeout", "60m", "-v", "./test/integration/...")
 		}},
+		// Fails on any failed query or goroutine the plugin keeps; its p99
+		// goes to benchmarks/results.md through mage bench.
+		{"load (50 concurrent mixed queries for 60 s, real stack)", func() error {
+			return sh.RunV("go", "test", "-count=1", "-tags", "integration", "-run", "^$", "-bench", "^BenchmarkLoadMixed$", "-benchtime", "1x", "-timeout", "20m", "./test/integration/")
+		}},
 	}
 	var report []string
 	for _, s := range steps {
