@@ -529,6 +529,25 @@ func (p *prover) victoriaLogs(ctx context.Context) ([]ArrivalCheck, error) {
 
 const durationMetric = "http_server_request_duration_seconds"
 
+// promSample is one sample of an instant vector.
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// instantQuery runs a PromQL instant query through Prometheus' HTTP API.
+func (p *prover) instantQuery(ctx context.Context, q url.Values) ([]promSample, error) {
+	var resp struct {
+		Data struct {
+			Result []promSample `json:"result"`
+		} `json:"data"`
+	}
+	if err := p.getJSON(ctx, p.t.Prometheus+"/api/v1/query?"+q.Encode(), &resp); err != nil {
+		return nil, err
+	}
+	return resp.Data.Result, nil
+}
+
 // sampleInt reads the value of an instant-vector sample.
 func sampleInt(v [2]any) int {
 	s, _ := v[1].(string)
@@ -545,20 +564,12 @@ func (p *prover) prometheus(ctx context.Context) ([]ArrivalCheck, error) {
 		"query": {`sum by (job) (last_over_time(` + durationMetric + `_count` + sel + `[10m]))`},
 		"time":  {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)},
 	}
-	var resp struct {
-		Status string `json:"status"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := p.getJSON(ctx, p.t.Prometheus+"/api/v1/query?"+q.Encode(), &resp); err != nil {
+	samples, err := p.instantQuery(ctx, q)
+	if err != nil {
 		return nil, err
 	}
 	got := map[string]int{}
-	for _, r := range resp.Data.Result {
+	for _, r := range samples {
 		got[r.Metric["job"]] = sampleInt(r.Value)
 	}
 	var checks []ArrivalCheck
@@ -568,11 +579,12 @@ func (p *prover) prometheus(ctx context.Context) ([]ArrivalCheck, error) {
 
 	// The RED breakdown: every (job, route, status) series with its count.
 	q.Set("query", `sum by (job, http_route, http_response_status_code) (last_over_time(`+durationMetric+`_count`+sel+`[10m]))`)
-	if err := p.getJSON(ctx, p.t.Prometheus+"/api/v1/query?"+q.Encode(), &resp); err != nil {
+	series, err := p.instantQuery(ctx, q)
+	if err != nil {
 		return nil, err
 	}
 	matched, extra := 0, 0
-	for _, r := range resp.Data.Result {
+	for _, r := range series {
 		status, _ := strconv.Atoi(r.Metric["http_response_status_code"])
 		k := Served{r.Metric["job"], r.Metric["http_route"], status}.Key()
 		if want, ok := gt.Expect.PrometheusSeries[k]; ok && want == sampleInt(r.Value) {
@@ -651,19 +663,12 @@ func (p *prover) requestHistograms(ctx context.Context) ([]ArrivalCheck, error) 
 	// Evaluated now: the collector flushes its histograms every few
 	// seconds, after the run's last span.
 	q := url.Values{"query": {`sum by (job, span_kind, http_request_method, url_template) (last_over_time(` + RequestHistogram + `_count` + sel + `[15m]))`}}
-	var resp struct {
-		Data struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := p.getJSON(ctx, p.t.Prometheus+"/api/v1/query?"+q.Encode(), &resp); err != nil {
+	samples, err := p.instantQuery(ctx, q)
+	if err != nil {
 		return nil, err
 	}
 	got := map[string]int{}
-	for _, r := range resp.Data.Result {
+	for _, r := range samples {
 		m := r.Metric
 		k := m["job"] + " " + m["span_kind"]
 		if m["span_kind"] == "SPAN_KIND_CLIENT" {

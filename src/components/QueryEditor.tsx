@@ -293,9 +293,6 @@ interface SessionsFieldsProps {
 }
 
 function SessionsFields({ idPrefix, query, update, onRunQuery, datasource, range }: SessionsFieldsProps) {
-  const minDuration = query.minDurationMs;
-  const minDurationInvalid = minDuration !== undefined && (!Number.isFinite(minDuration) || minDuration < 0);
-
   return (
     <>
       <InlineFieldRow>
@@ -315,33 +312,7 @@ function SessionsFields({ idPrefix, query, update, onRunQuery, datasource, range
         ))}
       </InlineFieldRow>
       <InlineFieldRow>
-        <InlineField label="Errors only" labelWidth={LABEL_WIDTH}>
-          <InlineSwitch
-            id={`${idPrefix}-errorsOnly`}
-            value={query.errorsOnly ?? false}
-            onChange={(e) => update({ errorsOnly: e.currentTarget.checked }, true)}
-          />
-        </InlineField>
-        <InlineField
-          label="Min duration (ms)"
-          labelWidth={LABEL_WIDTH + 4}
-          invalid={minDurationInvalid}
-          error="Use 0 or more milliseconds"
-        >
-          <Input
-            id={`${idPrefix}-minDurationMs`}
-            type="number"
-            min={0}
-            width={16}
-            placeholder="0"
-            value={minDuration ?? ''}
-            onChange={(e: ChangeEvent<HTMLInputElement>) => {
-              const raw = e.currentTarget.value;
-              update({ minDurationMs: raw === '' ? undefined : Number(raw) });
-            }}
-            onBlur={onRunQuery}
-          />
-        </InlineField>
+        <ErrorsAndDurationFields idPrefix={idPrefix} query={query} update={update} onRunQuery={onRunQuery} />
         {/* Keyed by the stored limit so the text resets when the query changes from outside. */}
         <LimitField
           key={query.limit ?? DEFAULT_LIMIT}
@@ -356,8 +327,6 @@ function SessionsFields({ idPrefix, query, update, onRunQuery, datasource, range
 
 /** exemplarSessions: the endpoint (required), and what makes an exemplar part of the spike. */
 function ExemplarSessionsFields({ idPrefix, query, update, onRunQuery, datasource, range }: SessionsFieldsProps) {
-  const minDuration = query.minDurationMs;
-  const minDurationInvalid = minDuration !== undefined && (!Number.isFinite(minDuration) || minDuration < 0);
   return (
     <InlineFieldRow>
       <AttributeSelect
@@ -371,7 +340,41 @@ function ExemplarSessionsFields({ idPrefix, query, update, onRunQuery, datasourc
         range={range}
         onChange={(value) => update({ endpoint: value }, true)}
       />
-      <InlineField label="Errors only" labelWidth={LABEL_WIDTH} tooltip="Exemplars of 5xx answers">
+      <ErrorsAndDurationFields
+        idPrefix={idPrefix}
+        query={query}
+        update={update}
+        onRunQuery={onRunQuery}
+        errorsTooltip="Exemplars of 5xx answers"
+        durationTooltip="Only exemplars of requests at least this slow: the spike"
+      />
+    </InlineFieldRow>
+  );
+}
+
+interface ErrorsAndDurationProps {
+  idPrefix: string;
+  query: StitchQuery;
+  update: (patch: Partial<StitchQuery>, run?: boolean) => void;
+  onRunQuery: () => void;
+  errorsTooltip?: string;
+  durationTooltip?: string;
+}
+
+/** "Errors only" and "Min duration": the sessions list's filters, and what makes an exemplar part of a spike. */
+function ErrorsAndDurationFields({
+  idPrefix,
+  query,
+  update,
+  onRunQuery,
+  errorsTooltip,
+  durationTooltip,
+}: ErrorsAndDurationProps) {
+  const minDuration = query.minDurationMs;
+  const minDurationInvalid = minDuration !== undefined && (!Number.isFinite(minDuration) || minDuration < 0);
+  return (
+    <>
+      <InlineField label="Errors only" labelWidth={LABEL_WIDTH} tooltip={errorsTooltip}>
         <InlineSwitch
           id={`${idPrefix}-errorsOnly`}
           value={query.errorsOnly ?? false}
@@ -381,7 +384,7 @@ function ExemplarSessionsFields({ idPrefix, query, update, onRunQuery, datasourc
       <InlineField
         label="Min duration (ms)"
         labelWidth={LABEL_WIDTH + 4}
-        tooltip="Only exemplars of requests at least this slow: the spike"
+        tooltip={durationTooltip}
         invalid={minDurationInvalid}
         error="Use 0 or more milliseconds"
       >
@@ -399,7 +402,7 @@ function ExemplarSessionsFields({ idPrefix, query, update, onRunQuery, datasourc
           onBlur={onRunQuery}
         />
       </InlineField>
-    </InlineFieldRow>
+    </>
   );
 }
 
