@@ -85,10 +85,28 @@ func processAlive(p Process) bool {
 	if !ok || strings.HasPrefix(info.state, "Z") {
 		return false
 	}
-	if p.Started != "" && info.started != p.Started {
+	if p.Started != "" && !sameStart(info.started, p.Started) {
 		return false
 	}
 	// The stores are started by their absolute path, so that is how their
 	// command line begins.
 	return info.command == p.Binary || strings.HasPrefix(info.command, p.Binary+" ")
+}
+
+// sameStart compares two of ps's start times. Linux derives them from the
+// boot time, which the kernel can report a second apart between two reads
+// on a busy machine, so a difference of up to two seconds is the same
+// start; a reused PID is not started by our binary within two seconds.
+func sameStart(a, b string) bool {
+	if a == b {
+		return true
+	}
+	const layout = "Mon Jan _2 15:04:05 2006"
+	ta, errA := time.Parse(layout, a)
+	tb, errB := time.Parse(layout, b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	d := ta.Sub(tb)
+	return d >= -2*time.Second && d <= 2*time.Second
 }

@@ -92,3 +92,21 @@ func TestStopProcessStopsOurs(t *testing.T) {
 	require.NoError(t, StopProcess(p, 5*time.Second))
 	assert.False(t, processAlive(p))
 }
+
+func TestSameStartAllowsTheBootTimesJitter(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"Thu Nov 26 09:18:13 2026", "Thu Nov 26 09:18:13 2026", true},
+		{"Thu Nov 26 09:18:13 2026", "Thu Nov 26 09:18:14 2026", true},
+		{"Thu Nov 26 09:18:59 2026", "Thu Nov 26 09:19:01 2026", true},
+		{"Thu Nov 26 09:18:13 2026", "Thu Nov 26 09:18:17 2026", false},
+		{"Thu Nov  5 09:18:13 2026", "Thu Nov  5 09:18:13 2026", true},
+		{"garbage", "Thu Nov 26 09:18:13 2026", false},
+	} {
+		if got := sameStart(c.a, c.b); got != c.same {
+			t.Errorf("sameStart(%q, %q) = %v, want %v", c.a, c.b, got, c.same)
+		}
+	}
+}
