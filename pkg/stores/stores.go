@@ -123,3 +123,67 @@ type LogCoverage struct {
 type LogCoverageCounter interface {
 	LogCoverage(ctx context.Context, start, end time.Time) (map[string]LogCoverage, error)
 }
+
+// SessionOrder is the order a session list is ranked in, descending.
+type SessionOrder string
+
+// Session list orders.
+const (
+	OrderByStart    SessionOrder = "start"    // most recent first
+	OrderByDuration SessionOrder = "duration" // longest first
+	OrderByErrors   SessionOrder = "errors"   // most failed requests first
+)
+
+// SessionQuery asks a log store for the sessions whose app (device) log
+// records in [Start, End] match: the log store is the session index, since
+// every session writes device records carrying session.id and the app's
+// resource attributes, and a store that aggregates can count them all.
+type SessionQuery struct {
+	Start, End time.Time
+	// Match are exact matches on the app's resource attributes
+	// (service.name, service.version, os.version, device.model.identifier):
+	// the same on every device record of a session, so they filter records.
+	Match []telemetry.KV
+	// RecordMatch are exact matches on record attributes that change
+	// during a session (network.connection.type): a session matches when
+	// one of its device records does, and its extent still covers all.
+	RecordMatch []telemetry.KV
+	// Sessions, when not nil, restricts the index to these session IDs
+	// (the sessions another store found for a filter it alone can answer).
+	Sessions []string
+	// ErrorsOnly keeps sessions with a device record carrying error.type
+	// (the schema: the app records each failed request).
+	ErrorsOnly  bool
+	MinDuration time.Duration
+	Order       SessionOrder
+	// Limit caps the rows returned; it never changes Total.
+	Limit int
+}
+
+// SessionRow is one session as the log store aggregates it from its device
+// records.
+type SessionRow struct {
+	SessionID   string
+	First, Last time.Time
+	Records     int
+	// Errors counts device records carrying error.type.
+	Errors                                                int
+	Service, Version, OSVersion, DeviceModel, NetworkType string
+}
+
+// SessionPage is the top Limit sessions in the order asked and how many
+// matched in all.
+type SessionPage struct {
+	Rows  []SessionRow
+	Total int
+	// Warnings are partial failures worth a notice.
+	Warnings []string
+}
+
+// SessionIndex is a log store that aggregates device records by session
+// (VictoriaLogs `stats by (session.id)`, Loki metric queries), so a
+// session list counts every session the store holds and reads only the
+// rows it shows.
+type SessionIndex interface {
+	Sessions(ctx context.Context, q SessionQuery) (SessionPage, error)
+}
