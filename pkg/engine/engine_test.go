@@ -31,6 +31,28 @@ func fullTrace(id string) telemetry.Trace {
 	}}
 }
 
+// indexedLogs is a log store holding device records, with the session
+// index every log store of Stitch's answers (stores.IndexSessions).
+type indexedLogs struct{ records []telemetry.LogRecord }
+
+func (l indexedLogs) CheckHealth(context.Context) (string, error) { return "", nil }
+func (l indexedLogs) SearchLogs(context.Context, stores.LogSearch) (stores.LogSearchResult, error) {
+	return stores.LogSearchResult{}, nil
+}
+func (l indexedLogs) Sessions(_ context.Context, q stores.SessionQuery) (stores.SessionPage, error) {
+	return stores.IndexSessions(l.records, q), nil
+}
+
+// deviceLogs is a session.start record of each session, on the app.
+func deviceLogs(sessions ...string) indexedLogs {
+	var l indexedLogs
+	for _, s := range sessions {
+		l.records = append(l.records, telemetry.LogRecord{Time: t0, Service: "app", Body: schema.EventSessionStart,
+			Attributes: telemetry.Attrs{{Key: schema.AttrDeviceModelIdentifier, Value: "iPhone15,2"}, {Key: schema.AttrSessionID, Value: s}}})
+	}
+	return l
+}
+
 // spanSetStore answers searches as Tempo does — only the matching spans,
 // without resource, kind or status — and whole traces by ID.
 type spanSetStore struct {
@@ -61,11 +83,11 @@ func (s *spanSetStore) Trace(_ context.Context, id string, _, _ time.Time) (*tel
 
 func TestSessionsCompletesSpanSetResults(t *testing.T) {
 	store := &spanSetStore{traces: map[string]telemetry.Trace{"0000000000000000000000000000000a": fullTrace("0000000000000000000000000000000a")}}
-	e := &Engine{Traces: store, Limits: DefaultLimits}
+	e := &Engine{Traces: store, Logs: deviceLogs(sid), Limits: DefaultLimits}
 	res, err := e.Sessions(context.Background(), query.Sessions{Limit: 10}, t0.Add(-time.Hour), t0.Add(time.Hour))
 	require.NoError(t, err)
 	require.Len(t, res.Sessions, 1, "device spans come from the trace fetched by ID")
-	assert.Equal(t, "2.0", res.Sessions[0].App.Version)
+	assert.Equal(t, 1, res.Sessions[0].Requests)
 	assert.Equal(t, 1, res.Sessions[0].BackendTraces)
 	assert.EqualValues(t, 1, store.fetched.Load())
 }

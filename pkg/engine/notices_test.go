@@ -38,7 +38,9 @@ func TestNoticesFromConcurrentFetches(t *testing.T) {
 	from, to := t0.Add(-time.Hour), t0.Add(time.Hour)
 	results := map[string]func() ([]Notice, error){
 		"sessions": func() ([]Notice, error) {
-			r, err := e.Sessions(context.Background(), query.Sessions{Limit: 10}, from, to)
+			withLogs := *e
+			withLogs.Logs = deviceLogs(sid)
+			r, err := withLogs.Sessions(context.Background(), query.Sessions{Limit: 10}, from, to)
 			return r.Notices, err
 		},
 		"sessionMetrics": func() ([]Notice, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -24,66 +26,244 @@ const (
 	tracesFetchedForSessionList = 200
 )
 
-// SessionsResult is the sessions list and what was cut or failed.
+// ErrNoSessionIndex is returned when the sessions list has no log store
+// that can aggregate records by session.
+var ErrNoSessionIndex = errors.New("the sessions list needs a log store that counts records per session (logs.kind victorialogs or loki)")
+
+// SessionsResult is one page of the sessions list, how many sessions
+// matched in all, and what was cut or failed.
 type SessionsResult struct {
 	Sessions []*correlation.SessionSummary
-	Notices  []Notice
+	// Total is the number of sessions that matched, as the log store
+	// counted them; Sessions holds at most the query's limit of them.
+	Total   int
+	Notices []Notice
 }
 
-// filterAttributes maps the sessions query's filters to the schema's
-// attribute names, pushed down to the trace store as exact matches.
-func filterAttributes(q query.Sessions) []telemetry.KV {
-	var out []telemetry.KV
+// sessionIndexQuery maps the sessions query's filters to the session
+// index: the app's resource attributes filter device records; the network
+// type, which changes during a session, matches any of its records.
+func sessionIndexQuery(q query.Sessions, from, to time.Time) stores.SessionQuery {
+	sq := stores.SessionQuery{Start: from, End: to, ErrorsOnly: q.ErrorsOnly, Limit: q.Limit,
+		MinDuration: time.Duration(q.MinDurationMs * float64(time.Millisecond)), Order: stores.SessionOrder(q.OrderBy)}
 	for _, f := range []struct{ key, value string }{
 		{schema.AttrServiceName, q.AppService},
 		{schema.AttrServiceVersion, q.AppVersion},
 		{schema.AttrOSVersion, q.OSVersion},
 		{schema.AttrDeviceModelIdentifier, q.DeviceModel},
-		{schema.AttrNetworkConnectionType, q.NetworkType},
-		{schema.AttrURLTemplate, q.Endpoint},
 	} {
 		if f.value != "" {
-			out = append(out, telemetry.KV{Key: f.key, Value: f.value})
+			sq.Match = append(sq.Match, telemetry.KV{Key: f.key, Value: f.value})
 		}
 	}
-	return out
+	if q.NetworkType != "" {
+		sq.RecordMatch = []telemetry.KV{{Key: schema.AttrNetworkConnectionType, Value: q.NetworkType}}
+	}
+	return sq
 }
 
-// Sessions lists the sessions seen in [from, to] that match the filters.
+// Sessions lists the sessions seen in [from, to] that match the filters:
+// the log store counts and ranks them (the session index) and returns the
+// top limit; the trace store adds each shown row's requests. An endpoint
+// filter, which only spans carry, first asks the trace store which
+// sessions called the endpoint (every matching trace, the search split
+// until nothing is cut), and the index counts among those.
 func (e *Engine) Sessions(ctx context.Context, q query.Sessions, from, to time.Time) (*SessionsResult, error) {
-	if e.Traces == nil {
-		return nil, ErrNoTraceStore
+	index, ok := e.Logs.(stores.SessionIndex)
+	if !ok {
+		return nil, ErrNoSessionIndex
 	}
 	res := &SessionsResult{}
 	var ns notices
 	defer func() { res.Notices = ns.all() }()
-	traces, err := e.appTraces(ctx, sessionSearch(from, to, filterAttributes(q)), &ns)
+	sq := sessionIndexQuery(q, from, to)
+	if q.Endpoint != "" {
+		ids, err := e.sessionsCalling(ctx, q.Endpoint, sq.Match, from, to, &ns)
+		if err != nil {
+			return nil, err
+		}
+		sq.Sessions = ids
+	}
+	page, err := index.Sessions(ctx, sq)
 	if err != nil {
 		return nil, err
 	}
-	all := correlation.SummarizeSessions(correlation.NewIndex(traces))
-	minDur := time.Duration(q.MinDurationMs * float64(time.Millisecond))
-	for _, s := range all {
-		// A store returns whole traces; a session only counts when its own
-		// spans match the filters.
-		if !matchesFilters(s, q) {
-			continue
-		}
-		if q.ErrorsOnly && s.Errors == 0 {
-			continue
-		}
-		if s.Duration() < minDur {
-			continue
-		}
-		if len(res.Sessions) == q.Limit {
-			// SummarizeSessions orders by start, latest first, so the
-			// limit keeps the latest of the sessions read.
-			ns.query("showing the %d latest sessions of those read (limit)", q.Limit)
-			break
-		}
-		res.Sessions = append(res.Sessions, s)
+	logWarnings(&ns, page.Warnings)
+	res.Total = page.Total
+	if page.Total > len(page.Rows) {
+		ns.query("showing %d of %d matching sessions (limit), %s first", len(page.Rows), page.Total, orderText[sq.Order])
+	}
+	if res.Sessions, err = e.sessionRows(ctx, page.Rows, from, to, &ns); err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+var orderText = map[stores.SessionOrder]string{
+	stores.OrderByStart: "latest", stores.OrderByDuration: "longest", stores.OrderByErrors: "most errors",
+}
+
+// sessionRows turns the index's rows into the list's, each with what the
+// trace store holds of the session (requests, failed requests, backend
+// traces, slowest request): one search per shown row, so the cost follows
+// the limit, not the store's size. A row whose traces cannot be read is
+// still shown, from its log records, with a notice.
+func (e *Engine) sessionRows(ctx context.Context, rows []stores.SessionRow, from, to time.Time, ns *notices) ([]*correlation.SessionSummary, error) {
+	out := make([]*correlation.SessionSummary, len(rows))
+	for i, r := range rows {
+		out[i] = &correlation.SessionSummary{SessionID: r.SessionID, Start: r.First, End: r.Last, Sampled: true,
+			App: correlation.AppInfo{Service: r.Service, Version: r.Version, OSVersion: r.OSVersion, DeviceModel: r.DeviceModel, NetworkType: r.NetworkType}}
+	}
+	if e.Traces == nil || len(rows) == 0 {
+		if e.Traces == nil {
+			ns.query("no trace store is configured: requests, errors and backend traces are not shown")
+		}
+		return out, nil
+	}
+	var (
+		mu     sync.Mutex
+		failed int
+		first  error
+	)
+	read := func(ctx context.Context, row *correlation.SessionSummary) error {
+		var rowNotices notices
+		traces, err := e.sessionTraces(ctx, row.SessionID, from, to, &rowNotices)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			failed++
+			if first == nil {
+				first = err
+			}
+			return nil
+		}
+		for _, n := range rowNotices.all() {
+			ns.add(n)
+		}
+		for _, s := range correlation.SummarizeSessions(correlation.NewIndex(traces)) {
+			if s.SessionID == row.SessionID {
+				fromTraces(row, s)
+			}
+		}
+		return nil
+	}
+	// The first row is read alone: a store that times out on it is not
+	// asked once per row (the user would wait its timeout again and again).
+	if err := read(ctx, out[0]); err != nil {
+		return nil, err
+	}
+	if first != nil && timedOut(first) {
+		ns.store(roleTraces, "the trace store did not answer in time; the rows show the log store's figures only: %v", first)
+		return out, nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.Limits.FetchConcurrency)
+	for i := 1; i < len(out); i++ {
+		safego.Go(g, func() error { return read(gctx, out[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err // cancelled, or a panic made an error
+	}
+	if failed > 0 {
+		ns.store(roleTraces, "the requests of %d of the %d shown sessions could not be read; their rows show the log store's figures only: %v", failed, len(out), first)
+	}
+	return out, nil
+}
+
+// fromTraces adds to a row what the session's spans tell: its requests and
+// failures, the backend traces they reached, its sampling, and the extent
+// of spans outside its log records.
+func fromTraces(row, s *correlation.SessionSummary) {
+	row.Requests, row.Errors, row.BackendTraces, row.SlowestRequest = s.Requests, s.Errors, s.BackendTraces, s.SlowestRequest
+	row.Sampled, row.SamplingReasons, row.Endpoints = s.Sampled, s.SamplingReasons, s.Endpoints
+	if row.App.NetworkType == "" {
+		row.App.NetworkType = s.App.NetworkType
+	}
+}
+
+// sessionsCalling is the set of sessions whose app called the endpoint in
+// [from, to]: every trace with an app span of that url.template is read
+// (searchAll), and the session of each matching app span kept. Never nil,
+// so an endpoint no session called gives an empty list, not an unfiltered
+// one.
+func (e *Engine) sessionsCalling(ctx context.Context, endpoint string, match []telemetry.KV, from, to time.Time, ns *notices) ([]string, error) {
+	if e.Traces == nil {
+		return nil, ErrNoTraceStore
+	}
+	attrs := append([]telemetry.KV{{Key: schema.AttrURLTemplate, Value: endpoint}}, match...)
+	traces, err := e.searchAll(ctx, stores.TraceSearch{Attributes: attrs, Present: []string{schema.AttrSessionID},
+		Start: from, End: to, Limit: tracesForSessionList, AppOnly: true}, ns)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	ids := []string{}
+	for i := range traces {
+		for j := range traces[i].Spans {
+			sp := &traces[i].Spans[j]
+			sid := sp.Attr(schema.AttrSessionID)
+			if sp.Kind != telemetry.KindClient || !correlation.IsDeviceSpan(sp) || sp.Attr(schema.AttrURLTemplate) != endpoint || seen[sid] || schema.ValidSessionID(sid) != nil {
+				continue
+			}
+			seen[sid] = true
+			ids = append(ids, sid)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// minSearchWindow is the narrowest window searchAll splits to: a store
+// holding more than a search's limit of matching traces started within it
+// is cut, with a notice.
+const minSearchWindow = time.Second
+
+// searchAll reads every trace a search matches: a store answers at most
+// Limit traces a search, in no time order, so a cut answer is asked again
+// as two searches of half the window each, until no answer is cut. The
+// traces of both halves are kept by ID (a trace spanning the cut is found
+// in both).
+func (e *Engine) searchAll(ctx context.Context, search stores.TraceSearch, ns *notices) ([]telemetry.Trace, error) {
+	sr, err := e.Traces.SearchTraces(ctx, search)
+	if err != nil {
+		return nil, err
+	}
+	traceWarnings(ns, sr.Warnings)
+	if sr.Truncated {
+		if span := search.End.Sub(search.Start); span > minSearchWindow {
+			mid := search.Start.Add(span / 2)
+			early, late := search, search
+			early.End, late.Start = mid, mid
+			a, err := e.searchAll(ctx, early, ns)
+			if err != nil {
+				return nil, err
+			}
+			b, err := e.searchAll(ctx, late, ns)
+			if err != nil {
+				return nil, err
+			}
+			return mergeTraces(a, b), nil
+		}
+		ns.add(Notice{Severity: SeverityWarning, Cause: CauseQuery, Text: fmt.Sprintf("more than %d matching traces started within %s from %s; the rest were not read", search.Limit, minSearchWindow, search.Start.UTC().Format(time.RFC3339))})
+	}
+	return e.complete(ctx, sr, search.Start, search.End, len(sr.Traces), ns)
+}
+
+// mergeTraces joins two trace lists, each trace once.
+func mergeTraces(a, b []telemetry.Trace) []telemetry.Trace {
+	seen := make(map[string]bool, len(a))
+	for _, t := range a {
+		seen[t.TraceID] = true
+	}
+	for _, t := range b {
+		if !seen[t.TraceID] {
+			a = append(a, t)
+		}
+	}
+	return a
 }
 
 // TraceToSessionResult is the session a trace belongs to, if any.
@@ -163,18 +343,6 @@ func (e *Engine) Endpoints(ctx context.Context, from, to time.Time, limit int) (
 		}
 	}
 	return out, nil
-}
-
-func matchesFilters(s *correlation.SessionSummary, q query.Sessions) bool {
-	for _, f := range []struct{ want, got string }{
-		{q.AppService, s.App.Service}, {q.AppVersion, s.App.Version}, {q.OSVersion, s.App.OSVersion},
-		{q.DeviceModel, s.App.DeviceModel}, {q.NetworkType, s.App.NetworkType},
-	} {
-		if f.want != "" && f.want != f.got {
-			return false
-		}
-	}
-	return q.Endpoint == "" || s.Endpoints[q.Endpoint]
 }
 
 // LatencyResult is the latency breakdown and what was cut or failed.

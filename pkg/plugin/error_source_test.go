@@ -85,8 +85,9 @@ var storeKinds = []storeKind{
 	{settings.KindJaeger, settings.RoleTraces, query.Types},
 	{settings.KindTempo, settings.RoleTraces, query.Types},
 	// Only these query types read logs; VictoriaLogs also counts per-service
-	// log coverage for propagationHealth, Loki cannot.
-	{settings.KindVictoriaLogs, settings.RoleLogs, []string{query.TypeSessionTimeline, query.TypeErrorCascades, query.TypePropagationHealth}},
+	// log coverage for propagationHealth, Loki cannot. The log store is
+	// the sessions list's index.
+	{settings.KindVictoriaLogs, settings.RoleLogs, []string{query.TypeSessions, query.TypeSessionTimeline, query.TypeErrorCascades, query.TypePropagationHealth}},
 	{settings.KindLoki, settings.RoleLogs, []string{query.TypeSessionTimeline, query.TypeErrorCascades}},
 	// Prometheus' exemplars lead to the sessions behind a spike.
 	{settings.KindPrometheus, settings.RoleMetrics, []string{query.TypeExemplarSessions}},
@@ -123,8 +124,16 @@ func expected(k storeKind, f storeFault, queryType string) (outcome, backend.Sta
 		return failsWith, statusClientClosedRequest
 	}
 	switch {
+	case k.role == settings.RoleLogs && queryType == query.TypeSessions && f.name == "timeout":
+		return failsWith, backend.StatusTimeout
+	case k.role == settings.RoleLogs && queryType == query.TypeSessions:
+		// The log store counts the sessions: without it there is no list.
+		return failsWith, backend.StatusBadGateway
 	case k.role == settings.RoleLogs:
 		// Logs only enrich: a query shows what the trace store has.
+		return degrades, 0
+	case queryType == query.TypeSessions:
+		// The trace store only adds the shown sessions' requests.
 		return degrades, 0
 	case queryType == query.TypeSessionTimeline:
 		// A timeline shows the session's logs when its traces are missing.

@@ -69,12 +69,24 @@ func goldenTraces() []telemetry.Trace {
 	}
 }
 
+// goldenLogs: the device records of both sessions (start, a failed
+// request's error, end; on the device's clock, as the device wrote them)
+// and a backend error log.
 func goldenLogs() []telemetry.LogRecord {
+	device := func(sid string, more ...telemetry.KV) telemetry.Attrs {
+		return append(telemetry.Attrs{{Key: schema.AttrDeviceModelIdentifier, Value: "iPhone16,1"}, {Key: schema.AttrServiceVersion, Value: "3.1.0"},
+			{Key: schema.AttrOSName, Value: "iOS"}, {Key: schema.AttrOSVersion, Value: "17.5"}, {Key: schema.AttrSessionID, Value: sid}}, more...)
+	}
+	wifi := telemetry.KV{Key: schema.AttrNetworkConnectionType, Value: "wifi"}
 	return []telemetry.LogRecord{
-		{Time: t0.Add(30 * time.Second), Service: "shop-app", Body: schema.EventSessionStart,
-			Attributes: telemetry.Attrs{{Key: schema.AttrDeviceModelIdentifier, Value: "iPhone16,1"}, {Key: schema.AttrSessionID, Value: goldenSession}}},
+		{Time: t0.Add(30 * time.Second), Service: "shop-app", Body: schema.EventSessionStart, Attributes: device(goldenSession, wifi)},
 		{Time: t0.Add(740 * time.Millisecond), TraceID: gid(1, 32), SpanID: gid(0x13, 16), Service: "stock", Severity: "ERROR", Body: "reserve timed out",
 			Attributes: telemetry.Attrs{{Key: schema.AttrSessionID, Value: goldenSession}}},
+		{Time: t0.Add(30*time.Second + 900*time.Millisecond), TraceID: gid(1, 32), SpanID: gid(0x11, 16), Service: "shop-app", Severity: "ERROR", Body: "order failed",
+			Attributes: device(goldenSession, wifi, telemetry.KV{Key: schema.AttrErrorType, Value: "502"})},
+		{Time: t0.Add(33*time.Second + 300*time.Millisecond), Service: "shop-app", Body: schema.EventSessionEnd, Attributes: device(goldenSession, wifi)},
+		{Time: t0.Add(10 * time.Second), Service: "shop-app", Body: schema.EventSessionStart, Attributes: device(otherSession)},
+		{Time: t0.Add(10*time.Second + 100*time.Millisecond), Service: "shop-app", Body: schema.EventSessionEnd, Attributes: device(otherSession)},
 	}
 }
 
@@ -126,6 +138,11 @@ func (m memoryLogStore) SearchLogs(_ context.Context, q stores.LogSearch) (store
 		}
 	}
 	return res, nil
+}
+
+// Sessions is the session index over the records held.
+func (m memoryLogStore) Sessions(_ context.Context, q stores.SessionQuery) (stores.SessionPage, error) {
+	return stores.IndexSessions(m.logs, q), nil
 }
 
 // memoryMetricStore answers exemplar searches with the exemplars it holds

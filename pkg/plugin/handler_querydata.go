@@ -81,7 +81,10 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) (res backen
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
 			fmt.Sprintf("queryType: %q is not a query type Stitch answers; choose one of %s", qt, strings.Join(query.Types, ", ")))
 	}
-	return handle(d, storehttp.WithBudget(ctx, storehttp.NewBudget(queryReadBytes)), q)
+	budget := storehttp.NewBudget(queryReadBytes)
+	res = handle(d, storehttp.WithBudget(ctx, budget), q)
+	addStoreRequests(res.Frames, budget.Requests())
+	return res
 }
 
 // internalError is a query's answer to a bug of Stitch's: no detail for the
@@ -138,6 +141,7 @@ func (d *Datasource) sessions(ctx context.Context, q backend.DataQuery) backend.
 	}
 	out := backend.DataResponse{Frames: data.Frames{frames.Sessions("sessions", r.Sessions, d.links())}}
 	d.addNotices(out.Frames, r.Notices)
+	addTotal(out.Frames, r.Total)
 	return out
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/stitch-observability/stitch/pkg/engine"
 	"github.com/stitch-observability/stitch/pkg/query"
 	"github.com/stitch-observability/stitch/pkg/safego"
-	"github.com/stitch-observability/stitch/pkg/schema"
 	"github.com/stitch-observability/stitch/pkg/settings"
 	"github.com/stitch-observability/stitch/pkg/stores"
 	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
@@ -61,12 +60,12 @@ func TestQueryTypeFromModelOrRequest(t *testing.T) {
 	}
 }
 
-// panickingTraceStore panics on a search filtered by the service "boom".
+// panickingTraceStore panics on a search filtered by the value "boom".
 type panickingTraceStore struct{ memoryTraceStore }
 
 func (p panickingTraceStore) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.TraceSearchResult, error) {
 	for _, kv := range q.Attributes {
-		if kv.Key == schema.AttrServiceName && kv.Value == "boom" {
+		if kv.Value == "boom" {
 			var m map[string]int
 			m["adapter bug"]++ // a nil map write: a real runtime panic
 		}
@@ -80,7 +79,7 @@ func TestPanicInOneQueryLeavesTheOthers(t *testing.T) {
 	ds := goldenDatasource(t)
 	ds.traces = panickingTraceStore{memoryTraceStore{goldenTraces()}}
 	res, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
-		{RefID: "A", JSON: json.RawMessage(`{"queryType":"sessions","appService":"boom"}`), TimeRange: goldenRange()},
+		{RefID: "A", JSON: json.RawMessage(`{"queryType":"sessions","endpoint":"boom"}`), TimeRange: goldenRange()},
 		{RefID: "B", JSON: json.RawMessage(`{"queryType":"sessions"}`), TimeRange: goldenRange()},
 		{RefID: "C", JSON: json.RawMessage(`{"queryType":"latencyBreakdown"}`), TimeRange: goldenRange()},
 	}})

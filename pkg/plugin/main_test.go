@@ -41,7 +41,7 @@ func TestFinishedQueriesLeaveNoGoroutine(t *testing.T) {
 			}
 			res, err := ds.QueryData(ctx, &backend.QueryDataRequest{Queries: queries})
 			require.NoError(t, err)
-			require.Error(t, res.Responses["sessions"].Error)
+			require.Error(t, res.Responses["errorCascades"].Error)
 		})
 	}
 	goleak.VerifyNone(t, ignore)

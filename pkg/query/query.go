@@ -108,8 +108,14 @@ type Sessions struct {
 	Endpoint      string  `json:"endpoint"`
 	ErrorsOnly    bool    `json:"errorsOnly"`
 	MinDurationMs float64 `json:"minDurationMs"`
-	Limit         int     `json:"limit"`
+	// OrderBy ranks the list: start (latest first, the default),
+	// duration (longest first) or errors (most failed requests first).
+	OrderBy string `json:"orderBy"`
+	Limit   int    `json:"limit"`
 }
+
+// Session list orders.
+var SessionOrders = []string{"start", "duration", "errors"}
 
 // Session list limits.
 const (
@@ -138,6 +144,12 @@ func ParseSessions(raw json.RawMessage) (Sessions, error) {
 	}
 	if q.MinDurationMs < 0 {
 		return q, &FieldError{Field: "minDurationMs", Msg: "must not be negative"}
+	}
+	if q.OrderBy == "" {
+		q.OrderBy = SessionOrders[0]
+	}
+	if !contains(SessionOrders, q.OrderBy) {
+		return q, &FieldError{Field: "orderBy", Msg: fmt.Sprintf("%q is not an order; choose from %s", truncate(q.OrderBy, 40), strings.Join(SessionOrders, ", "))}
 	}
 	if err := checkLimit(&q.Limit); err != nil {
 		return q, err

@@ -95,9 +95,13 @@ func (b *Body) NotTheAPI(cause error) error {
 //
 // Safe for concurrent use: the reads of one query run in parallel.
 type Budget struct {
-	limit int64
-	used  atomic.Int64
+	limit    int64
+	used     atomic.Int64
+	requests atomic.Int64
 }
+
+// Requests is how many requests the query sent to its stores.
+func (b *Budget) Requests() int64 { return b.requests.Load() }
 
 // NewBudget is a budget of limit bytes.
 func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }

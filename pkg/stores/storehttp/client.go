@@ -111,6 +111,9 @@ const errorBodyBytes = 64 << 10
 // as a stream and closed by the caller, or an *Error: the transport's, or
 // the store's status with an excerpt of what it said.
 func (c *Client) Open(req *http.Request) (*Body, error) {
+	if b := budgetFrom(req.Context()); b != nil {
+		b.requests.Add(1)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, c.transportError(req.URL.Path, err)
