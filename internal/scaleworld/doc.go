@@ -19,6 +19,19 @@
 // carries service.instance.id = the run ID, so two loads of the same app
 // can be told apart too (Prometheus: label instance).
 //
+// A test loads a world and reads its truth like this (targets from
+// demoworld.StackTargets(stack, true)):
+//
+//	w, err := scaleworld.Plan(scaleworld.Config{Sessions: 2000, Seed: 1, App: "scale-ios-mytest"})
+//	truth := w.Truth() // or scaleworld.LoadTruth(path) for a file stitch-world -scale wrote
+//	_, err = scaleworld.Send(ctx, w, targets)
+//	_, err = scaleworld.WaitArrived(ctx, w, targets)
+//	feed, _ := truth.Aggregates.Endpoint("GET /v2/home/feed") // feed.Client.P95, feed.Server.P99...
+//
+// Jaeger's memory store keeps at most max_traces traces (200000 in the
+// local stack): a 10^4-session world is about 53000 traces, so a few loads
+// fit before the oldest traces are evicted.
+//
 // The request histograms are what the reference collector's span-metrics
 // connector writes (deploy/collector/stitch-collector.yaml): metric
 // stitch.requests.duration in ms with its explicit buckets, which Prometheus
