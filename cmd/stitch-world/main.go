@@ -10,6 +10,14 @@
 // sends through its collector (the reference pipeline); -direct sends
 // straight to the stores instead.
 // With -plan-only it prints the planned ground truth and sends nothing.
+//
+// With -scale N it loads a scale world instead (internal/scaleworld): N
+// sessions of its own app (-app, default scale-ios) and backend services,
+// written straight to the stores as OTLP/HTTP protobuf with timestamps
+// spread over a past window (-window, ending a minute before now), then it
+// waits until the stores answer for all of it:
+//
+//	go run ./cmd/stitch-world -scale 10000 [-seed S] [-window 1h] [-app NAME] [-out DIR]
 package main
 
 import (
@@ -24,6 +32,7 @@ import (
 	"time"
 
 	"github.com/stitch-observability/stitch/internal/demoworld"
+	"github.com/stitch-observability/stitch/internal/scaleworld"
 	"github.com/stitch-observability/stitch/internal/stack"
 )
 
@@ -52,6 +61,9 @@ func run(ctx context.Context, args []string) error {
 	collector := fs.String("collector", "", "collector OTLP/HTTP base URL to send through (default: the demo stack's)")
 	variant := fs.String("variant", "", "another app of the same shape: its own app service, versions and app-facing hosts (lowercase letters and digits)")
 	direct := fs.Bool("direct", false, "send straight to the stores, bypassing the collector (head sampling only)")
+	scale := fs.Int("scale", 0, "load a scale world of this many sessions straight into the stores (no collector, no real-time pauses) instead of the demo world")
+	window := fs.Duration("window", scaleworld.DefaultWindow, "with -scale: the window the sessions are spread over, ending a minute before now")
+	app := fs.String("app", scaleworld.DefaultApp, "with -scale: the app's service.name; backend services are named <app>-gateway, <app>-orders, ...")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -60,6 +72,26 @@ func run(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *scale > 0 {
+		waitSet := false
+		fs.Visit(func(f *flag.Flag) { waitSet = waitSet || f.Name == "wait" })
+		if !waitSet {
+			*wait = scaleworld.DefaultArrivalWait
+		}
+		targets := defaultTargets(true)
+		for _, o := range []struct {
+			flag string
+			dst  *string
+		}{{*jaegerOTLP, &targets.JaegerOTLPHTTP}, {*jaegerQuery, &targets.JaegerQuery}, {*victoria, &targets.VictoriaLogs}, {*prom, &targets.Prometheus}} {
+			if o.flag != "" {
+				*o.dst = o.flag
+			}
+		}
+		targets.Collector = ""
+		return runScale(ctx, scaleworld.Config{Sessions: *scale, Seed: *seed, Window: *window, App: *app}, scaleRun{
+			targets: targets, out: *out, planOnly: *planOnly, prove: *prove, wait: *wait,
+		})
 	}
 
 	if *planOnly {
