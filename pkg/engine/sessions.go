@@ -127,7 +127,7 @@ func (e *Engine) sessionRows(ctx context.Context, rows []stores.SessionRow, from
 	)
 	read := func(ctx context.Context, row *correlation.SessionSummary) error {
 		var rowNotices notices
-		traces, err := e.sessionTraces(ctx, row.SessionID, from, to, &rowNotices)
+		traces, err := e.sessionTraces(ctx, row.SessionID, row.App.Service, from, to, &rowNotices)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -300,7 +300,7 @@ func (e *Engine) TraceToSession(ctx context.Context, traceID string, from, to ti
 		ns.query("no session is recorded for trace %s: none of its %d spans carries session.id", traceID, len(t.Spans))
 		return res, nil
 	}
-	traces, err := e.sessionTraces(ctx, sid, from, to, &ns)
+	traces, err := e.sessionTraces(ctx, sid, "", from, to, &ns)
 	if err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func (e *Engine) SessionTimeline(ctx context.Context, sessionID string, from, to
 	g, gctx := errgroup.WithContext(ctx)
 	if e.Traces != nil {
 		safego.Go(g, func() error {
-			found, err := e.sessionTraces(gctx, sessionID, from, to, &ns)
+			found, err := e.sessionTraces(gctx, sessionID, "", from, to, &ns)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -180,9 +180,15 @@ func logWarnings(ns *notices, warnings []string) {
 // (AppOnly: a store that searches service by service asks only the app's
 // services, so the cost does not grow with the services the store knows)
 // and completes the ones the store returned only in part.
-func (e *Engine) sessionTraces(ctx context.Context, sessionID string, from, to time.Time, ns *notices) ([]telemetry.Trace, error) {
+func (e *Engine) sessionTraces(ctx context.Context, sessionID, app string, from, to time.Time, ns *notices) ([]telemetry.Trace, error) {
+	attrs := []telemetry.KV{{Key: schema.AttrSessionID, Value: sessionID}}
+	if app != "" {
+		// The session's app is known (the session index read it): a store
+		// searching service by service asks that one only.
+		attrs = append(attrs, telemetry.KV{Key: schema.AttrServiceName, Value: app})
+	}
 	sr, err := e.Traces.SearchTraces(ctx, stores.TraceSearch{
-		Attributes: []telemetry.KV{{Key: schema.AttrSessionID, Value: sessionID}},
+		Attributes: attrs,
 		Start:      from, End: to, Limit: e.Limits.TracesPerSession, AppOnly: true,
 	})
 	if err != nil {

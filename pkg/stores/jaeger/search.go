@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stitch-observability/stitch/pkg/correlation"
 	"github.com/stitch-observability/stitch/pkg/safego"
+	"github.com/stitch-observability/stitch/pkg/schema"
 	"github.com/stitch-observability/stitch/pkg/stores"
 	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
@@ -138,7 +140,20 @@ func (s *Store) appServices(ctx context.Context, all []string, start, end time.T
 // whole traces.
 func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.TraceSearchResult, error) {
 	res := stores.TraceSearchResult{Complete: true}
-	tags, err := tagsParam(q.Attributes)
+	// A service.name filter is Jaeger's service parameter: one search of
+	// that service, not one of every service with a tag.
+	service, attrs := "", make([]telemetry.KV, 0, len(q.Attributes))
+	for _, kv := range q.Attributes {
+		if kv.Key == schema.AttrServiceName {
+			if service != "" && service != kv.Value {
+				return res, fmt.Errorf("attribute %q filtered on two values", kv.Key)
+			}
+			service = kv.Value
+			continue
+		}
+		attrs = append(attrs, kv)
+	}
+	tags, err := tagsParam(attrs)
 	if err != nil {
 		return res, err
 	}
@@ -146,7 +161,13 @@ func (s *Store) SearchTraces(ctx context.Context, q stores.TraceSearch) (stores.
 	if err != nil {
 		return res, err
 	}
-	if q.AppOnly {
+	switch {
+	case service != "":
+		if !slices.Contains(services, service) {
+			return res, nil // no span of that service in the store
+		}
+		services = []string{service}
+	case q.AppOnly:
 		services = s.appServices(ctx, services, q.Start, q.End)
 	}
 	limit := q.Limit
