@@ -50,6 +50,11 @@ export interface StoreSettings {
    * open a trace or a span's logs in. Grafana's uid rule: 1-40 of [a-zA-Z0-9_-].
    */
   linkDatasourceUid?: string;
+  /**
+   * metrics only: the request-duration histogram (name without _bucket) that latencyBreakdown and exemplarSessions
+   * read; empty means stitch_requests_duration_milliseconds, what the reference collector's span metrics write.
+   */
+  requestDurationMetric?: string;
 }
 
 /** Options configured for each data source instance (jsonData). */

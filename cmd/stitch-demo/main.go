@@ -185,8 +185,8 @@ func headlines(ctx context.Context, grafana *pluginharness.Plugin, inst pluginha
 		return err
 	}
 	if f := fs[0]; f.Rows() > 0 {
-		fmt.Printf("   slowest endpoint:   %v — server p95 %.0f ms, client p95 %.0f ms, network p95 %.0f ms over %v requests\n",
-			cell(f, "endpoint"), cell(f, "serverP95"), cell(f, "clientP95"), cell(f, "networkP95"), cell(f, "requests"))
+		fmt.Printf("   slowest endpoint:   %v — server p95 %.0f ms, client p95 %.0f ms, mean network %.0f ms over %v requests\n",
+			cell(f, "endpoint"), cell(f, "serverP95"), cell(f, "clientP95"), cell(f, "networkMean"), cell(f, "requests"))
 	}
 	fs, err = query(ctx, grafana, inst, map[string]any{"queryType": "propagationHealth"}, from, to)
 	if err != nil {

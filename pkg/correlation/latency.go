@@ -3,7 +3,6 @@ package correlation
 import (
 	"math"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/stitch-observability/stitch/pkg/schema"
@@ -33,17 +32,35 @@ var groupAttribute = map[string]string{
 // Percentiles are the p50, p95 and p99 of a set of durations.
 type Percentiles struct{ P50, P95, P99 time.Duration }
 
-// LatencyGroup is one row of the breakdown.
+// LatencyGroup is one row of the breakdown, read from request-duration
+// histograms: times in milliseconds, NaN where unknown.
 type LatencyGroup struct {
 	Key      []string // one value per groupBy dimension
-	Requests int
-	Errors   int
-	// WithServer counts the requests whose backend span was found: server
-	// and network percentiles rest on those only.
-	WithServer int
-	Client     Percentiles
-	Server     Percentiles
-	Network    Percentiles
+	Requests int64    // the app's requests (client spans) in the window
+	Errors   int64
+	// ServerRequests counts the backend's requests on the route the
+	// group's endpoint names; HasServer is false when no server figure is
+	// known for the group (no such route, or a grouping the backend's
+	// histogram cannot split).
+	ServerRequests int64
+	HasServer      bool
+	Client, Server LatencyQuantiles
+	// ClientMean and ServerMean are exact (a histogram's sum over its
+	// count); NetworkMean is their difference.
+	ClientMean, ServerMean float64
+}
+
+// LatencyQuantiles are the p50, p95 and p99 estimated from a histogram's
+// buckets, in milliseconds.
+type LatencyQuantiles struct{ P50, P95, P99 float64 }
+
+// NetworkMean is the mean network + queueing time: client mean − server
+// mean, NaN without a server figure.
+func (g *LatencyGroup) NetworkMean() float64 {
+	if !g.HasServer {
+		return math.NaN()
+	}
+	return g.ClientMean - g.ServerMean
 }
 
 // ErrorRate is the share of failed requests.
@@ -52,54 +69,6 @@ func (g *LatencyGroup) ErrorRate() float64 {
 		return 0
 	}
 	return float64(g.Errors) / float64(g.Requests)
-}
-
-// LatencyBreakdown splits every app request in the traces into client time
-// (the device's client span), server time (the backend span it caused) and
-// network + queueing time (client minus server, from durations only, so a
-// skewed device clock cannot distort it), grouped by the given dimensions,
-// slowest server p95 first.
-func LatencyBreakdown(x *Index, groupBy []string) []*LatencyGroup {
-	type acc struct {
-		g                       *LatencyGroup
-		client, server, network []time.Duration
-	}
-	groups := map[string]*acc{}
-	for _, r := range x.Requests() {
-		s := r.Client
-		key := make([]string, len(groupBy))
-		for i, dim := range groupBy {
-			key[i] = s.Attr(groupAttribute[dim])
-		}
-		k := strings.Join(key, "\x00")
-		a := groups[k]
-		if a == nil {
-			a = &acc{g: &LatencyGroup{Key: key}}
-			groups[k] = a
-		}
-		a.g.Requests++
-		if IsErrorRequest(s) {
-			a.g.Errors++
-		}
-		a.client = append(a.client, s.Duration)
-		if r.ServerRoot != nil {
-			a.g.WithServer++
-			a.server = append(a.server, r.ServerRoot.Duration)
-			a.network = append(a.network, r.NetworkTime())
-		}
-	}
-	out := make([]*LatencyGroup, 0, len(groups))
-	for _, a := range groups {
-		a.g.Client, a.g.Server, a.g.Network = percentiles(a.client), percentiles(a.server), percentiles(a.network)
-		out = append(out, a.g)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Server.P95 != out[j].Server.P95 {
-			return out[i].Server.P95 > out[j].Server.P95
-		}
-		return strings.Join(out[i].Key, "\x00") < strings.Join(out[j].Key, "\x00")
-	})
-	return out
 }
 
 // percentiles uses the nearest-rank method on the sorted durations.

@@ -47,10 +47,6 @@ func TestNoticesFromConcurrentFetches(t *testing.T) {
 			r, err := e.SessionMetrics(context.Background(), query.SessionMetrics{Metric: correlation.MetricSessions}, from, to, time.Minute)
 			return r.Notices, err
 		},
-		"latencyBreakdown": func() ([]Notice, error) {
-			r, err := e.LatencyBreakdown(context.Background(), query.LatencyBreakdown{GroupBy: []string{correlation.GroupEndpoint}, Limit: 10}, from, to)
-			return r.Notices, err
-		},
 		"sessionTimeline": func() ([]Notice, error) {
 			r, err := e.SessionTimeline(context.Background(), sid, from, to)
 			return r.Notices, err

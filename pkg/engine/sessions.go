@@ -345,33 +345,6 @@ func (e *Engine) Endpoints(ctx context.Context, from, to time.Time, limit int) (
 	return out, nil
 }
 
-// LatencyResult is the latency breakdown and what was cut or failed.
-type LatencyResult struct {
-	Groups  []*correlation.LatencyGroup
-	Notices []Notice
-}
-
-// LatencyBreakdown reads the app's requests in [from, to] (bounded, as the
-// sessions list) and splits their time into client, server and network.
-func (e *Engine) LatencyBreakdown(ctx context.Context, q query.LatencyBreakdown, from, to time.Time) (*LatencyResult, error) {
-	if e.Traces == nil {
-		return nil, ErrNoTraceStore
-	}
-	res := &LatencyResult{}
-	var ns notices
-	defer func() { res.Notices = ns.all() }()
-	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), &ns)
-	if err != nil {
-		return nil, err
-	}
-	res.Groups = correlation.LatencyBreakdown(correlation.NewIndex(traces), q.GroupBy)
-	if len(res.Groups) > q.Limit {
-		ns.query("showing %d of %d groups (limit)", q.Limit, len(res.Groups))
-		res.Groups = res.Groups[:q.Limit]
-	}
-	return res, nil
-}
-
 // CascadesResult is the cause signatures and what was cut or failed.
 type CascadesResult struct {
 	Cascades []*correlation.Cascade

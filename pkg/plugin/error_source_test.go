@@ -81,16 +81,29 @@ type storeKind struct {
 	queryTypes []string
 }
 
+// traceQueryTypes are the query types that read traces: all but the latency
+// breakdown, which reads the metric store's histograms.
+var traceQueryTypes = func() []string {
+	var out []string
+	for _, qt := range query.Types {
+		if qt != query.TypeLatencyBreakdown {
+			out = append(out, qt)
+		}
+	}
+	return out
+}()
+
 var storeKinds = []storeKind{
-	{settings.KindJaeger, settings.RoleTraces, query.Types},
-	{settings.KindTempo, settings.RoleTraces, query.Types},
+	{settings.KindJaeger, settings.RoleTraces, traceQueryTypes},
+	{settings.KindTempo, settings.RoleTraces, traceQueryTypes},
 	// Only these query types read logs; VictoriaLogs also counts per-service
 	// log coverage for propagationHealth, Loki cannot. The log store is
 	// the sessions list's index.
 	{settings.KindVictoriaLogs, settings.RoleLogs, []string{query.TypeSessions, query.TypeSessionTimeline, query.TypeErrorCascades, query.TypePropagationHealth}},
 	{settings.KindLoki, settings.RoleLogs, []string{query.TypeSessionTimeline, query.TypeErrorCascades}},
-	// Prometheus' exemplars lead to the sessions behind a spike.
-	{settings.KindPrometheus, settings.RoleMetrics, []string{query.TypeExemplarSessions}},
+	// Prometheus' exemplars lead to the sessions behind a spike; its
+	// request-duration histograms give the latency breakdown.
+	{settings.KindPrometheus, settings.RoleMetrics, []string{query.TypeExemplarSessions, query.TypeLatencyBreakdown}},
 }
 
 // faultQueries is one query of each type, over the in-memory golden data

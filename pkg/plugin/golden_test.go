@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
+	"regexp"
+	"sort"
 	"testing"
 	"time"
 
@@ -163,6 +166,104 @@ func (m memoryMetricStore) Exemplars(_ context.Context, q stores.ExemplarSearch)
 		}
 	}
 	return out, nil
+}
+
+// histogramSeries is one series of the in-memory request-duration
+// histogram: its labels and the observations (ms) it holds in the range.
+type histogramSeries struct {
+	labels map[string]string
+	values []float64
+}
+
+// goldenHistograms is the request-duration histogram of the golden world's
+// requests: the app's client spans per endpoint and status, and the backend
+// server spans per service and route (edge serves /orders; nothing on the
+// backend serves /profile or /items/{id}).
+func goldenHistograms() []histogramSeries {
+	client := func(endpoint, code, status string, values ...float64) histogramSeries {
+		return histogramSeries{map[string]string{"span_kind": "SPAN_KIND_CLIENT", "url_template": endpoint, "http_response_status_code": code, "status_code": status,
+			"service_version": "3.1.0", "os_version": "17.5", "device_model_identifier": "iPhone16,1", "network_connection_type": "wifi"}, values}
+	}
+	server := func(job, route, code, status string, values ...float64) histogramSeries {
+		return histogramSeries{map[string]string{"span_kind": "SPAN_KIND_SERVER", "job": job, "http_route": route, "http_response_status_code": code, "status_code": status}, values}
+	}
+	return []histogramSeries{
+		client("/orders", "502", "STATUS_CODE_ERROR", 800),
+		client("/orders", "200", "STATUS_CODE_UNSET", 120, 140, 160),
+		client("/profile", "200", "STATUS_CODE_UNSET", 300),
+		client("/items/{id}", "", "STATUS_CODE_UNSET", 100),
+		server("edge", "/orders", "502", "STATUS_CODE_ERROR", 600),
+		server("edge", "/orders", "200", "STATUS_CODE_UNSET", 80, 90, 100),
+		server("stock", "/reserve", "200", "STATUS_CODE_UNSET", 500),
+	}
+}
+
+func matchesAll(l map[string]string, ms []stores.LabelMatch) bool {
+	for _, m := range ms {
+		ok := l[m.Name] == m.Value
+		if m.Regex {
+			ok = regexp.MustCompile("^(?:" + m.Value + ")$").MatchString(l[m.Name])
+		}
+		if ok == m.Not {
+			return false
+		}
+	}
+	return true
+}
+
+// Histogram groups the golden histogram's matching series; its quantiles
+// are the observations' nearest ranks (a real store estimates them from
+// buckets).
+func (m memoryMetricStore) Histogram(_ context.Context, q stores.HistogramQuery) (stores.HistogramResult, error) {
+	var res stores.HistogramResult
+	if q.Metric != settings.DefaultRequestDurationMetric {
+		return res, nil
+	}
+	type acc struct {
+		g      *stores.HistogramGroup
+		values []float64
+	}
+	byKey := map[string]*acc{}
+	var order []string
+	for _, s := range goldenHistograms() {
+		if !matchesAll(s.labels, q.Match) {
+			continue
+		}
+		key := ""
+		for _, l := range q.GroupBy {
+			key += s.labels[l] + "\x00"
+		}
+		a := byKey[key]
+		if a == nil {
+			a = &acc{g: &stores.HistogramGroup{Labels: map[string]string{}}}
+			for _, l := range q.GroupBy {
+				a.g.Labels[l] = s.labels[l]
+			}
+			byKey[key] = a
+			order = append(order, key)
+		}
+		a.values = append(a.values, s.values...)
+		for _, v := range s.values {
+			a.g.Count++
+			a.g.Sum += v
+		}
+		for _, set := range q.Errors {
+			if matchesAll(s.labels, set) {
+				a.g.Errors += float64(len(s.values))
+				break
+			}
+		}
+	}
+	for _, k := range order {
+		a := byKey[k]
+		sort.Float64s(a.values)
+		for _, phi := range q.Quantiles {
+			i := int(math.Ceil(phi*float64(len(a.values)))) - 1
+			a.g.Quantiles = append(a.g.Quantiles, a.values[min(max(i, 0), len(a.values)-1)])
+		}
+		res.Groups = append(res.Groups, *a.g)
+	}
+	return res, nil
 }
 
 // goldenExemplars are the request-duration histogram's exemplars of the

@@ -191,10 +191,12 @@ func fieldOf(err error) string {
 	return "query"
 }
 
-// TypeLatencyBreakdown splits app requests into client, server and network time.
+// TypeLatencyBreakdown splits app requests into client, server and network
+// time, from the metrics store's request-duration histograms.
 const TypeLatencyBreakdown = "latencyBreakdown"
 
-// LatencyBreakdown groups the app's requests in the time range.
+// LatencyBreakdown groups the app's requests in the time range; server and
+// network time are known only when grouping by endpoint alone.
 type LatencyBreakdown struct {
 	GroupBy []string `json:"groupBy"`
 	// Limit caps the groups returned (default 100, at most 1000).

@@ -95,9 +95,11 @@ type Store struct {
 	Timeout       time.Duration
 
 	// RequestDurationMetric is the request-duration histogram (without its
-	// _bucket suffix) whose exemplars lead from a latency or error spike to
-	// its sessions: metrics store only. The default is the one the
-	// reference collector pipeline's span metrics write.
+	// _bucket suffix) the latency breakdown reads (its app client-span and
+	// backend server-span series) and whose exemplars lead from a latency or
+	// error spike to its sessions: metrics store only. The default is the
+	// one the reference collector pipeline's span metrics write; a name
+	// ending in _seconds is read in seconds.
 	RequestDurationMetric string
 
 	// LinkDatasourceUID is the uid of the Grafana data source (Tempo or

@@ -149,3 +149,25 @@ func TestRedact(t *testing.T) {
 	assert.NotContains(t, got, "canary-pw-456")
 	assert.Equal(t, 2, strings.Count(got, "[redacted]"))
 }
+
+// The request-duration histogram the latency breakdown and exemplar
+// sessions read: the reference pipeline's by default, any Prometheus
+// metric name the user gives, refused elsewhere.
+func TestRequestDurationMetric(t *testing.T) {
+	s, err := load(t, `{"metrics": {"kind": "prometheus", "url": "http://127.0.0.1:9090"}}`, nil)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultRequestDurationMetric, s.Metrics.RequestDurationMetric)
+
+	s, err = load(t, `{"metrics": {"kind": "prometheus", "url": "http://127.0.0.1:9090", "requestDurationMetric": " http_client_request_duration_seconds "}}`, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "http_client_request_duration_seconds", s.Metrics.RequestDurationMetric)
+
+	for _, bad := range []string{`requests{job=\"x\"}`, "1st", "a-b", "m) or vector(1"} {
+		_, err = load(t, `{"metrics": {"kind": "prometheus", "url": "http://127.0.0.1:9090", "requestDurationMetric": "`+bad+`"}}`, nil)
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "metrics.requestDurationMetric", bad)
+	}
+	_, err = load(t, `{"traces": {"kind": "jaeger", "url": "http://127.0.0.1:16686", "requestDurationMetric": "m"}}`, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "applies to the metrics store only")
+}

@@ -39,6 +39,55 @@ type MetricStore interface {
 	HealthChecker
 	// Exemplars returns the exemplars of the series that match q.
 	Exemplars(ctx context.Context, q ExemplarSearch) ([]Exemplar, error)
+	// Histogram reads one histogram's observations made in [Start, End],
+	// grouped: per group its quantiles (estimated from the buckets), the
+	// observation count and sum, and the count of those that match the
+	// error matchers. Groups with no observation are left out.
+	Histogram(ctx context.Context, q HistogramQuery) (HistogramResult, error)
+}
+
+// LabelMatch matches one series label: equal to Value, or, with Regex, fully
+// matching the regular expression Value (RE2, anchored); with Not, the
+// opposite.
+type LabelMatch struct {
+	Name, Value string
+	Regex, Not  bool
+}
+
+// HistogramQuery asks for the observations of one histogram (its name
+// without the _bucket, _sum and _count suffixes) in the series matching
+// every matcher of Match, grouped by the labels of GroupBy.
+type HistogramQuery struct {
+	Metric  string
+	Match   []LabelMatch
+	GroupBy []string
+	// Quantiles are the φ (0 < φ < 1) to estimate per group.
+	Quantiles []float64
+	// Errors: an observation is an error when its series matches every
+	// matcher of one of these sets. None: no errors counted.
+	Errors     [][]LabelMatch
+	Start, End time.Time
+}
+
+// HistogramGroup is one group of a histogram's observations.
+type HistogramGroup struct {
+	// Labels holds the value of each GroupBy label ("" when absent).
+	Labels map[string]string
+	// Quantiles, in the order asked; NaN where the store has no estimate.
+	Quantiles []float64
+	// Count, Sum and Errors of the observations in the window, in the
+	// histogram's unit.
+	Count, Sum, Errors float64
+}
+
+// HistogramResult is what a histogram read found.
+type HistogramResult struct {
+	Groups []HistogramGroup
+	// Warnings the store returned with its answer (partial data).
+	Warnings []string
+	// Resets counts the series whose counters went back in the window (a
+	// restarted writer): their counts before the reset are not included.
+	Resets int
 }
 
 // ExemplarSearch asks for the exemplars of one metric's series whose labels

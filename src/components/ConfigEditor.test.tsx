@@ -329,6 +329,31 @@ describe('ConfigEditor kinds', () => {
     expect(lastOptions(spy).jsonData.traces?.linkDatasourceUid).toBe('tempo-prod');
   });
 
+  it('takes the request-duration histogram for metrics only, and checks the name', () => {
+    const spy = jest.fn();
+    render(<Harness initial={makeOptions({ jsonData: { traces: TRACES, logs: LOGS, metrics: METRICS } })} spy={spy} />);
+    expect(within(group('Traces')).queryByLabelText(/^Request-duration histogram/)).toBeNull();
+    expect(within(group('Logs')).queryByLabelText(/^Request-duration histogram/)).toBeNull();
+    const input = within(group('Metrics')).getByLabelText(/^Request-duration histogram/);
+    expect(input).toHaveValue('');
+    expect(input).toHaveAttribute('placeholder', 'stitch_requests_duration_milliseconds');
+
+    fireEvent.change(input, { target: { value: 'http_client_request_duration_seconds' } });
+    expect(lastOptions(spy).jsonData.metrics).toEqual({
+      ...METRICS,
+      requestDurationMetric: 'http_client_request_duration_seconds',
+    });
+    expect(lastOptions(spy).jsonData.traces).toEqual(TRACES);
+    expect(within(group('Metrics')).queryByText(/A Prometheus metric name/)).toBeNull();
+
+    fireEvent.change(input, { target: { value: 'requests{job="x"}' } });
+    expect(
+      within(group('Metrics')).getByText(
+        'A Prometheus metric name: letters, digits, _ and :, not starting with a digit'
+      )
+    ).toBeInTheDocument();
+  });
+
   it('always offers an optional tenant for metrics', () => {
     render(
       <ConfigEditor options={makeOptions({ jsonData: { metrics: { ...METRICS } } })} onOptionsChange={jest.fn()} />

@@ -71,6 +71,9 @@ const DATASOURCE_UID = /^[a-zA-Z0-9_-]{1,40}$/;
 const LINK_TARGETS = { traces: 'Tempo or Jaeger', logs: 'Loki or VictoriaLogs' } as const;
 const DIGITS = /^\d*$/;
 const HTTP_URL = /^https?:\/\/\S+$/i;
+/** Prometheus' metric name rule; the backend checks the same. */
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+export const DEFAULT_REQUEST_DURATION_METRIC = 'stitch_requests_duration_milliseconds';
 
 export function ConfigEditor(props: Props) {
   const { options, onOptionsChange } = props;
@@ -180,7 +183,15 @@ function StoreSection({
   };
 
   const onText = (
-    field: 'url' | 'basicAuthUser' | 'tenant' | 'accountId' | 'projectId' | 'tlsServerName' | 'linkDatasourceUid'
+    field:
+      | 'url'
+      | 'basicAuthUser'
+      | 'tenant'
+      | 'accountId'
+      | 'projectId'
+      | 'tlsServerName'
+      | 'linkDatasourceUid'
+      | 'requestDurationMetric'
   ) => ({
     value: settings?.[field] ?? '',
     onChange: (e: ChangeEvent<HTMLInputElement>) => onChange({ [field]: e.currentTarget.value }),
@@ -210,6 +221,8 @@ function StoreSection({
   const projectInvalid = !DIGITS.test(settings?.projectId ?? '');
   const linkUid = settings?.linkDatasourceUid ?? '';
   const linkUidInvalid = linkUid !== '' && !DATASOURCE_UID.test(linkUid);
+  const metricName = settings?.requestDurationMetric ?? '';
+  const metricNameInvalid = metricName !== '' && !METRIC_NAME.test(metricName);
 
   return (
     <FieldSet label={ROLE_TITLES[role]}>
@@ -362,6 +375,22 @@ function StoreSection({
               error="A data source uid: 1 to 40 letters, digits, - and _"
             >
               <Input id={id('linkDatasourceUid')} width={INPUT_WIDTH} {...onText('linkDatasourceUid')} />
+            </Field>
+          )}
+
+          {role === 'metrics' && (
+            <Field
+              label="Request-duration histogram"
+              description={`Histogram (name without _bucket) the latency breakdown and exemplar sessions read: the app's client spans (span_kind SPAN_KIND_CLIENT, url_template, service_version, ...) and the backends' server spans (SPAN_KIND_SERVER, http_route, job). Empty means ${DEFAULT_REQUEST_DURATION_METRIC}, what the reference collector's span metrics write.`}
+              invalid={metricNameInvalid}
+              error="A Prometheus metric name: letters, digits, _ and :, not starting with a digit"
+            >
+              <Input
+                id={id('requestDurationMetric')}
+                width={INPUT_WIDTH}
+                placeholder={DEFAULT_REQUEST_DURATION_METRIC}
+                {...onText('requestDurationMetric')}
+              />
             </Field>
           )}
 

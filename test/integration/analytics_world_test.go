@@ -4,13 +4,17 @@ package integration
 
 import (
 	"encoding/json"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/stitch-observability/stitch/internal/demoworld"
+	"github.com/stitch-observability/stitch/internal/pluginharness"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,55 +41,179 @@ func appHosts(gt *demoworld.GroundTruth) map[string]bool {
 	return out
 }
 
-// The seeded slow endpoint tops p95 server time among the run's own
-// requests, and the network split does not move with device clock skew
-// (minutes, on some devices). The breakdown has no app filter: it is
-// grouped by endpoint and app version, and the run's rows are those of its
-// own app versions.
+// nearestRank is the exact φ-percentile of the values.
+func nearestRank(vs []float64, phi float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	i := int(math.Ceil(phi*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// withinABucket: a percentile estimated from the buckets is at most one
+// bucket away from the exact one (the truth's milliseconds are truncated, so
+// a value on a bound may sit in the next bucket).
+func withinABucket(t *testing.T, what string, got *float64, exact float64) {
+	t.Helper()
+	if !assert.NotNil(t, got, what) {
+		return
+	}
+	d := bucketOf(*got) - bucketOf(exact)
+	assert.True(t, d >= -1 && d <= 1, "%s: %.1f ms estimated, %.0f ms exact (buckets %d and %d)", what, *got, exact, bucketOf(*got), bucketOf(exact))
+}
+
+// exportedAttempts are the client spans the devices exported, per
+// url.template (and per app version), with their durations: what the
+// collector's span metrics observed.
+func exportedAttempts(gts ...*demoworld.GroundTruth) (byEndpoint, byVersion map[string][]float64, errs map[string]int) {
+	byEndpoint, byVersion, errs = map[string][]float64{}, map[string][]float64{}, map[string]int{}
+	for _, gt := range gts {
+		version := map[string]string{}
+		for _, d := range gt.Devices {
+			version[d.Name] = d.AppVersion
+		}
+		for _, r := range gt.Requests {
+			for _, at := range r.Attempts {
+				if !at.Exported || at.Start == nil {
+					continue
+				}
+				k := r.URLTemplate + " " + version[r.Device]
+				byEndpoint[r.URLTemplate] = append(byEndpoint[r.URLTemplate], float64(at.DurationMs))
+				byVersion[k] = append(byVersion[k], float64(at.DurationMs))
+				if at.ErrorType != "" || at.Status >= 500 {
+					errs[k]++
+				}
+			}
+		}
+	}
+	return byEndpoint, byVersion, errs
+}
+
+// The latency breakdown comes from the request-duration histograms the
+// collector's span metrics wrote for the run: per endpoint and app version,
+// the run's own rows count exactly the client spans its devices exported,
+// with p50/p95/p99 within one bucket of the exact percentiles of their
+// durations; per endpoint alone, the server side (the app-facing service's
+// spans on the route equal to the endpoint) counts every request served
+// there, in both worlds of the window, and the seeded slow endpoint tops p95
+// server time. The breakdown has no app filter: the run's rows are those of
+// its own app versions.
 func TestLatencyBreakdownMatchesGroundTruth(t *testing.T) {
 	gt := sharedWorld(t)
+	require.True(t, gt.Collector, "the world went through the collector's span metrics")
 	require.NotEmpty(t, gt.Faults.SlowEndpoint.Requests)
 	slow := gt.Request(gt.Faults.SlowEndpoint.Requests[0])
 	require.NotNil(t, slow)
-	require.NotEmpty(t, gt.Faults.ClockSkew, "the world has skewed devices")
 	versions := appVersions(gt)
-
+	_, truthByVersion, truthErrs := exportedAttempts(gt)
 	inst := newInstance(t, stackSettings(), nil)
-	res, err := grafana.QueryData(testContext(t), inst, worldQuery(t, gt, map[string]any{"queryType": "latencyBreakdown", "groupBy": []string{"endpoint", "appVersion"}, "limit": 1000}))
-	require.NoError(t, err)
-	r := res.Responses["A"]
-	require.NoError(t, r.Error)
-	f := frameByName(r.Frames, "latency")
-	require.NotNil(t, f)
-	require.Positive(t, f.Rows())
-
-	endpoint, version, serverP95 := column(t, f, "endpoint"), column(t, f, "appVersion"), column(t, f, "serverP95")
-	var own []int // rows of the run's app, slowest server p95 first as the frame orders them
-	for i := 0; i < f.Rows(); i++ {
-		if versions[version.At(i).(string)] {
-			own = append(own, i)
-		}
+	// The histograms are stamped with the collector's clock as it flushes,
+	// not the devices': the window starts as the run does, so no earlier
+	// run of the same app in the stack counts, and ends after its flush.
+	latencyQuery := func(t *testing.T, model map[string]any) backend.DataQuery {
+		q, err := pluginharness.Query("A", model, gt.Run.Started.Add(-time.Second), gt.Run.Finished.Add(10*time.Minute))
+		require.NoError(t, err)
+		return q
 	}
-	require.NotEmpty(t, own, "rows of the run's app versions %v", versions)
-	top := own[0]
-	assert.Equal(t, slow.URLTemplate, endpoint.At(top), "the slow endpoint tops p95 server time")
-	p95 := serverP95.At(top).(*float64)
-	require.NotNil(t, p95)
-	assert.GreaterOrEqual(t, *p95, float64(gt.Faults.SlowEndpoint.MinDelayMs), "its p95 is at least the seeded delay")
 
-	// Network = client − server from durations: skew of seconds to minutes
-	// would show as huge (or clamped) values if times were compared.
-	for _, name := range []string{"networkP50", "networkP95", "networkP99"} {
-		col := column(t, f, name)
-		for _, i := range own {
-			v := col.At(i).(*float64)
-			if v == nil {
+	t.Run("by endpoint and app version: client side", func(t *testing.T) {
+		res, err := grafana.QueryData(testContext(t), inst, latencyQuery(t, map[string]any{"queryType": "latencyBreakdown", "groupBy": []string{"endpoint", "appVersion"}, "limit": 1000}))
+		require.NoError(t, err)
+		r := res.Responses["A"]
+		require.NoError(t, r.Error)
+		f := frameByName(r.Frames, "latency")
+		require.NotNil(t, f)
+		assert.Contains(t, noticesOf(r.Frames), "server and network time are shown only when grouping by endpoint alone")
+		endpoint, version, requests, errorRate := column(t, f, "endpoint"), column(t, f, "appVersion"), column(t, f, "requests"), column(t, f, "errorRate")
+		seen := map[string]bool{}
+		for i := 0; i < f.Rows(); i++ {
+			if !versions[version.At(i).(string)] {
 				continue
 			}
-			assert.GreaterOrEqual(t, *v, 0.0, "%s of %s", name, endpoint.At(i))
-			assert.Less(t, *v, 3000.0, "%s of %s is a network time, not a clock offset", name, endpoint.At(i))
+			k := endpoint.At(i).(string) + " " + version.At(i).(string)
+			seen[k] = true
+			truth := truthByVersion[k]
+			if !assert.NotEmpty(t, truth, "row %s is one of the run's", k) {
+				continue
+			}
+			assert.Equal(t, int64(len(truth)), requests.At(i), "requests of %s", k)
+			assert.InDelta(t, float64(truthErrs[k])/float64(len(truth)), errorRate.At(i), 1e-9, "error rate of %s", k)
+			for _, p := range []struct {
+				col string
+				phi float64
+			}{{"clientP50", 0.5}, {"clientP95", 0.95}, {"clientP99", 0.99}} {
+				withinABucket(t, p.col+" of "+k, column(t, f, p.col).At(i).(*float64), nearestRank(truth, p.phi))
+			}
+			assert.Nil(t, column(t, f, "serverP95").At(i), "no server side by app version")
 		}
-	}
+		for k := range truthByVersion {
+			assert.True(t, seen[k], "a row for %s", k)
+		}
+	})
+
+	t.Run("by endpoint: server side", func(t *testing.T) {
+		other := otherWorld
+		require.NotNil(t, other)
+		clientTruth, _, _ := exportedAttempts(gt, other)
+		// The app-facing service's spans on the route equal to the
+		// endpoint, in both worlds; their time is at least the work
+		// planned along the path.
+		served := map[string][]float64{}
+		for _, w := range []*demoworld.GroundTruth{gt, other} {
+			for _, r := range w.Requests {
+				for _, at := range r.Attempts {
+					for _, sv := range at.Served {
+						if sv.Route == r.URLTemplate {
+							served[r.URLTemplate] = append(served[r.URLTemplate], float64(at.PlannedServerMs))
+						}
+					}
+				}
+			}
+		}
+		res, err := grafana.QueryData(testContext(t), inst, latencyQuery(t, map[string]any{"queryType": "latencyBreakdown", "groupBy": []string{"endpoint"}, "limit": 1000}))
+		require.NoError(t, err)
+		r := res.Responses["A"]
+		require.NoError(t, r.Error)
+		f := frameByName(r.Frames, "latency")
+		require.NotNil(t, f)
+		endpoint, requests, withServer := column(t, f, "endpoint"), column(t, f, "requests"), column(t, f, "requestsWithServer")
+		rows := map[string]int{}
+		for i := 0; i < f.Rows(); i++ {
+			rows[endpoint.At(i).(string)] = i
+		}
+		for ep, truth := range clientTruth {
+			i, ok := rows[ep]
+			if !assert.True(t, ok, "a row for %s", ep) {
+				continue
+			}
+			assert.Equal(t, int64(len(truth)), requests.At(i), "requests of %s in both worlds", ep)
+			sv := served[ep]
+			require.NotEmpty(t, sv, "the backend serves %s", ep)
+			n := withServer.At(i).(*int64)
+			if assert.NotNil(t, n, "server requests of %s", ep) {
+				assert.Equal(t, int64(len(sv)), *n, "requests served on route %s", ep)
+			}
+			for _, p := range []struct {
+				col string
+				phi float64
+			}{{"serverP50", 0.5}, {"serverP95", 0.95}, {"serverP99", 0.99}} {
+				got := column(t, f, p.col).At(i).(*float64)
+				if assert.NotNil(t, got, "%s of %s", p.col, ep) {
+					assert.GreaterOrEqual(t, bucketOf(*got), bucketOf(nearestRank(sv, p.phi))-1, "%s of %s: %.1f ms, planned work %.0f ms", p.col, ep, *got, nearestRank(sv, p.phi))
+				}
+			}
+			withinABucket(t, "serverP50 of "+ep, column(t, f, "serverP50").At(i).(*float64), nearestRank(sv, 0.5))
+			network := column(t, f, "networkMean").At(i).(*float64)
+			if assert.NotNil(t, network, "networkMean of %s", ep) {
+				assert.Less(t, *network, 3000.0, "network time of %s, not a clock offset", ep)
+				assert.Greater(t, *network, -50.0, "network time of %s", ep)
+			}
+		}
+		require.Positive(t, f.Rows())
+		assert.Equal(t, slow.URLTemplate, endpoint.At(0), "the slow endpoint tops p95 server time")
+		p95 := column(t, f, "serverP95").At(0).(*float64)
+		require.NotNil(t, p95)
+		assert.GreaterOrEqual(t, *p95, float64(gt.Faults.SlowEndpoint.MinDelayMs), "its p95 is at least the seeded delay")
+	})
 }
 
 // The seeded cascade (inventory → orders → gateway → app) is the run's app's
