@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stitch-observability/stitch/pkg/schema"
+	"github.com/stitch-observability/stitch/pkg/stores"
 )
 
 // Session metric names, as the sessionMetrics query names them.
@@ -239,6 +240,71 @@ func newSignatureSeries(x *Index, groupBy string, history, from, to time.Time, s
 			s.Values[i] = &v
 		}
 		out = append(out, s)
+	}
+	return out
+}
+
+// GroupAttribute is the schema attribute behind a grouping dimension ("" for
+// none).
+func GroupAttribute(dim string) string { return groupAttribute[dim] }
+
+// SeriesFromCounts lays a store's session counts out as a session metric's
+// series over [from, to) in buckets of step: a bucket the store returned no
+// count for had no session (zero sessions, an unknown ratio). Ungrouped,
+// there is always one series, so an alert on it sees zeros, not no data.
+func SeriesFromCounts(c stores.SessionCounts, metric string, grouped bool, from, to time.Time, step time.Duration) []*Series {
+	if step <= 0 || !to.After(from) {
+		return nil
+	}
+	nb := int((to.Sub(from) + step - 1) / step)
+	byGroup := map[string]*Series{}
+	series := func(g string) *Series {
+		s := byGroup[g]
+		if s == nil {
+			s = &Series{Group: g, Times: make([]time.Time, nb), Values: make([]*float64, nb), Weighted: c.Weighted}
+			for i := range s.Times {
+				s.Times[i] = from.Add(time.Duration(i) * step)
+				if metric != MetricErrorSessionRatio {
+					zero := 0.0
+					s.Values[i] = &zero
+				}
+			}
+			byGroup[g] = s
+		}
+		return s
+	}
+	for _, b := range c.Buckets {
+		i := int(b.Time.Sub(from) / step)
+		if b.Time.Before(from) || i >= nb {
+			continue
+		}
+		var v float64
+		switch metric {
+		case MetricSessions:
+			v = b.Sessions
+		case MetricSessionsWithErrors:
+			v = b.ErrorSessions
+		case MetricErrorSessionRatio:
+			if b.Sessions == 0 {
+				continue
+			}
+			v = b.ErrorSessions / b.Sessions
+		default:
+			return nil
+		}
+		series(b.Group).Values[i] = &v
+	}
+	if !grouped {
+		series("")
+	}
+	keys := make([]string, 0, len(byGroup))
+	for g := range byGroup {
+		keys = append(keys, g)
+	}
+	sort.Strings(keys)
+	out := make([]*Series, 0, len(keys))
+	for _, g := range keys {
+		out = append(out, byGroup[g])
 	}
 	return out
 }

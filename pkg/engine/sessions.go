@@ -468,6 +468,17 @@ func (e *Engine) PropagationHealth(ctx context.Context, from, to time.Time) (*Pr
 	return res, nil
 }
 
+// countedBySessionIndex tells the session metrics the log store counts
+// itself: the session counts, by any dimension the device records carry
+// (every one but the endpoint, which only spans carry).
+func countedBySessionIndex(q query.SessionMetrics) bool {
+	switch q.Metric {
+	case correlation.MetricSessions, correlation.MetricSessionsWithErrors, correlation.MetricErrorSessionRatio:
+		return q.GroupBy != correlation.GroupEndpoint
+	}
+	return false
+}
+
 // MetricsResult is a session metric's series.
 type MetricsResult struct {
 	Series  []*correlation.Series
@@ -480,6 +491,17 @@ func (e *Engine) SessionMetrics(ctx context.Context, q query.SessionMetrics, fro
 	res := &MetricsResult{}
 	var ns notices
 	defer func() { res.Notices = ns.all() }()
+	if counter, ok := e.Logs.(stores.SessionCounter); ok && countedBySessionIndex(q) {
+		counts, err := counter.SessionCounts(ctx, stores.SessionCountQuery{Start: from, End: to, Step: step, GroupBy: correlation.GroupAttribute(q.GroupBy)})
+		if err != nil {
+			return nil, err
+		}
+		res.Series = correlation.SeriesFromCounts(counts, q.Metric, q.GroupBy != "", from, to, step)
+		if counts.Weighted {
+			ns.query("counts are weighted by 1/sampling rate of the sampled sessions")
+		}
+		return res, nil
+	}
 	traces, err := e.appTraces(ctx, sessionSearch(from, to, nil), &ns)
 	if err != nil {
 		return nil, err

@@ -236,3 +236,38 @@ type SessionPage struct {
 type SessionIndex interface {
 	Sessions(ctx context.Context, q SessionQuery) (SessionPage, error)
 }
+
+// SessionCountQuery asks a log store to count, in buckets of Step from
+// Start, the sessions active in each bucket (a device record of theirs in
+// it) and those of them with a failed request (a device record carrying
+// error.type), optionally per value of one device-record attribute.
+type SessionCountQuery struct {
+	Start, End time.Time
+	Step       time.Duration
+	Match      []telemetry.KV
+	// GroupBy is an attribute of the device records ("" for one series).
+	GroupBy string
+}
+
+// SessionCount is one bucket of one group. A session sampled at rate r < 1
+// (its ID below the schema's boundary for r) stands for 1/r sessions; a
+// sampled-out one, present only through its kept errors, for itself.
+type SessionCount struct {
+	Group         string
+	Time          time.Time
+	Sessions      float64
+	ErrorSessions float64
+}
+
+// SessionCounts is the counted buckets; Weighted says a sampling rate
+// below 1 scaled them.
+type SessionCounts struct {
+	Buckets  []SessionCount
+	Weighted bool
+}
+
+// SessionCounter is a log store that counts sessions per bucket as one
+// aggregation of its own, so alert series are the same at any store size.
+type SessionCounter interface {
+	SessionCounts(ctx context.Context, q SessionCountQuery) (SessionCounts, error)
+}

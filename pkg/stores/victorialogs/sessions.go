@@ -107,15 +107,11 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 // match (network type) is counted per session, so the session's extent
 // still covers all of its records.
 func SessionPipeline(q stores.SessionQuery, sessions []string) string {
-	filters := []string{quote(schema.AttrDeviceModelIdentifier) + ":*", quote(schema.AttrSessionID) + ":*"}
-	for _, m := range q.Match {
-		filters = append(filters, ExactFilter(m.Key, m.Value))
-	}
-	if sessions != nil {
-		filters = append(filters, InFilter(schema.AttrSessionID, sessions))
-	}
 	var b strings.Builder
-	b.WriteString(And(filters...))
+	b.WriteString(sessionRecords(q.Match))
+	if sessions != nil {
+		b.WriteString(" AND " + InFilter(schema.AttrSessionID, sessions))
+	}
 	fmt.Fprintf(&b, " | stats by (%s) min(_time) as %s, max(_time) as %s, count() as %s, count() if (%s:*) as %s",
 		quote(schema.AttrSessionID), colFirst, colLast, colRecords, quote(schema.AttrErrorType), colErrors)
 	for _, a := range sessionAttributes {
