@@ -24,8 +24,11 @@ var pairs = []struct{ name, subject, reference, target string }{
 	{"join + frames vs OTLP protobuf decode, 10^5 spans", "BenchmarkJoinAndFrames/spans=100000", "BenchmarkDecodeOTLP/spans=100000", "≤ 1.0×"},
 	{"sessionTimeline through the plugin over gRPC vs the same store calls made directly", "BenchmarkSessionTimeline/plugin", "BenchmarkSessionTimeline/direct", "≤ 1.15×"},
 	{"manual way (search, each trace, logs per trace, sequential) vs the plugin", "BenchmarkSessionTimeline/manual", "BenchmarkSessionTimeline/plugin", "≥ 3×"},
-	{"sessions query, 10³ vs 10² sessions in the store", "BenchmarkSessionsGrowth/sessions=1000", "BenchmarkSessionsGrowth/sessions=100", "growth, reported"},
-	{"sessions query, 10⁴ vs 10³ sessions in the store", "BenchmarkSessionsGrowth/sessions=10000", "BenchmarkSessionsGrowth/sessions=1000", "bounded (≤ 1000 traces read per service)"},
+	{"sessions (limit 100), 10⁴ vs 10³ sessions of the app in the stores", "BenchmarkSessionsAtScale/sessions/sessions=10000", "BenchmarkSessionsAtScale/sessions/sessions=1000", "≤ 2×"},
+	{"sessions (limit 100), 10⁵ vs 10³ sessions of the app in the stores", "BenchmarkSessionsAtScale/sessions/sessions=100000", "BenchmarkSessionsAtScale/sessions/sessions=1000", "≤ 2×"},
+	{"sessions errorsOnly by errors, 10⁵ vs 10³ sessions", "BenchmarkSessionsAtScale/sessionsErrors/sessions=100000", "BenchmarkSessionsAtScale/sessionsErrors/sessions=1000", "≤ 2×"},
+	{"errorSessionRatio series, 10⁵ vs 10³ sessions", "BenchmarkSessionsAtScale/errorSessionRatio/sessions=100000", "BenchmarkSessionsAtScale/errorSessionRatio/sessions=1000", "reported (counted by the log store)"},
+	{"latencyBreakdown, 10⁵ vs 10³ sessions", "BenchmarkSessionsAtScale/latencyBreakdown/sessions=100000", "BenchmarkSessionsAtScale/latencyBreakdown/sessions=1000", "≤ 2× (Prometheus histograms)"},
 	{"sessionTimeline, 300 vs 10 services in the trace store", "BenchmarkSessionServices/services=300", "BenchmarkSessionServices/services=10", "≈ 1× (independent of services)"},
 }
 
@@ -39,6 +42,11 @@ var figures = []struct{ name, bench, metric, target string }{
 	{"sessionTimeline of a 10^4-span session: peak heap (bytes)", "BenchmarkSessionPeakHeap", "peak-heap-B", "reported"},
 	{"sessionTimeline of a 10^4-span session: response (Arrow bytes)", "BenchmarkSessionPeakHeap", "response-B", "reported"},
 	{"sessionTimeline of a 10^4-span session: peak heap / response", "BenchmarkSessionPeakHeap", "peak/response", "≤ 2×"},
+	{"sessions (limit 100) at 10³ sessions: store requests per query", "BenchmarkSessionsAtScale/sessions/sessions=1000", "storereq/op", "bounded by the limit"},
+	{"sessions (limit 100) at 10⁵ sessions: store requests per query", "BenchmarkSessionsAtScale/sessions/sessions=100000", "storereq/op", "the same as at 10³"},
+	{"sessions errorsOnly at 10⁵ sessions: store requests per query", "BenchmarkSessionsAtScale/sessionsErrors/sessions=100000", "storereq/op", "bounded by the limit"},
+	{"errorSessionRatio at 10⁵ sessions: store requests per query", "BenchmarkSessionsAtScale/errorSessionRatio/sessions=100000", "storereq/op", "constant"},
+	{"latencyBreakdown at 10⁵ sessions: store requests per query", "BenchmarkSessionsAtScale/latencyBreakdown/sessions=100000", "storereq/op", "constant"},
 	{"50 concurrent mixed queries for 60 s on the real stack: p99 (ms)", "BenchmarkLoadMixed", "p99-ms", "reported"},
 	{"50 concurrent mixed queries for 60 s: failed queries", "BenchmarkLoadMixed", "failed", "0"},
 	{"50 concurrent mixed queries for 60 s: plugin goroutines after − before", "BenchmarkLoadMixed", "goroutine-growth", "≤ 0"},
@@ -49,7 +57,8 @@ var figures = []struct{ name, bench, metric, target string }{
 // the real stack and sends a small demo world first.
 var runs = [][]string{
 	{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "BENCHTIME", "./pkg/correlation/"},
-	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionTimeline|SessionsGrowth|SessionServices", "-benchtime", "20x", "-timeout", "30m", "./test/integration/"},
+	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionTimeline|SessionServices", "-benchtime", "20x", "-timeout", "30m", "./test/integration/"},
+	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionsAtScale", "-benchtime", "10x", "-timeout", "60m", "./test/integration/"},
 	{"test", "-tags", "integration", "-run", "^$", "-bench", "SessionPeakHeap", "-benchtime", "5x", "-timeout", "30m", "./test/integration/"},
 	{"test", "-tags", "integration", "-run", "^$", "-bench", "LoadMixed", "-benchtime", "1x", "-timeout", "30m", "./test/integration/"},
 }

@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +15,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stitch-observability/stitch/internal/demoworld"
-	"github.com/stitch-observability/stitch/internal/pluginharness"
-	"github.com/stitch-observability/stitch/internal/stack"
 	"github.com/stitch-observability/stitch/pkg/engine"
 	"github.com/stitch-observability/stitch/pkg/schema"
 	"github.com/stitch-observability/stitch/pkg/settings"
@@ -138,75 +134,4 @@ func BenchmarkSessionTimeline(b *testing.B) {
 			}
 		}
 	})
-}
-
-// pushSyntheticSessions writes n sessions to a Jaeger over OTLP/HTTP JSON,
-// each one trace: an app client span and the backend span it caused.
-func pushSyntheticSessions(b *testing.B, otlpURL string, first, n int, at time.Time) {
-	b.Helper()
-	const batch = 500
-	for start := first; start < first+n; start += batch {
-		var sb strings.Builder
-		sb.WriteString(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"bench-app"}},{"key":"device.model.identifier","value":{"stringValue":"iPhone15,2"}},{"key":"service.version","value":{"stringValue":"1.0.0"}}]},"scopeSpans":[{"spans":[`)
-		end := min(start+batch, first+n)
-		for i := start; i < end; i++ {
-			if i > start {
-				sb.WriteByte(',')
-			}
-			ts := at.Add(time.Duration(i) * time.Millisecond).UnixNano()
-			fmt.Fprintf(&sb, `{"traceId":"%032x","spanId":"%016x","name":"GET","kind":3,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[{"key":"session.id","value":{"stringValue":"%032x"}},{"key":"url.template","value":{"stringValue":"/items/{id}"}}]}`,
-				i+1, 2*i+1, ts, ts+int64(20*time.Millisecond), i+1)
-		}
-		sb.WriteString(`]}]},{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"bench-backend"}}]},"scopeSpans":[{"spans":[`)
-		for i := start; i < end; i++ {
-			if i > start {
-				sb.WriteByte(',')
-			}
-			ts := at.Add(time.Duration(i)*time.Millisecond + 2*time.Millisecond).UnixNano()
-			fmt.Fprintf(&sb, `{"traceId":"%032x","spanId":"%016x","parentSpanId":"%016x","name":"GET /items/{id}","kind":2,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[{"key":"session.id","value":{"stringValue":"%032x"}}]}`,
-				i+1, 2*i+2, 2*i+1, ts, ts+int64(15*time.Millisecond), i+1)
-		}
-		sb.WriteString(`]}]}]}`)
-		resp, err := http.Post(otlpURL+"/v1/traces", "application/json", strings.NewReader(sb.String()))
-		require.NoError(b, err)
-		resp.Body.Close()
-		require.Equal(b, http.StatusOK, resp.StatusCode)
-	}
-}
-
-// BenchmarkSessionsGrowth measures the sessions query through the plugin
-// over gRPC with 10², 10³ and 10⁴ sessions in a private Jaeger: how cost
-// grows with the store's size (the list reads a bounded number of traces).
-func BenchmarkSessionsGrowth(b *testing.B) {
-	ports, err := stack.FreePorts()
-	require.NoError(b, err)
-	dir := b.TempDir()
-	j, err := stack.Start(context.Background(), stack.Options{Dir: dir, Ports: ports, Only: []string{"jaeger"}})
-	require.NoError(b, err)
-	b.Cleanup(func() { _ = j.Stop(nil) })
-	settings := map[string]any{"traces": storeJSON("jaeger", j.JaegerURL())}
-	inst := newInstance(b, settings, nil)
-	at := time.Now().Add(-30 * time.Minute)
-	q, err := pluginharness.Query("A", map[string]any{"queryType": "sessions", "limit": 1000}, at.Add(-time.Minute), time.Now())
-	require.NoError(b, err)
-
-	have := 0
-	for _, n := range []int{100, 1000, 10000} {
-		pushSyntheticSessions(b, j.JaegerOTLPHTTPURL(), have, n-have, at)
-		have = n
-		// Wait until the store answers with the new size.
-		require.Eventually(b, func() bool {
-			res, err := grafana.QueryData(context.Background(), inst, q)
-			return err == nil && res.Responses["A"].Error == nil && len(res.Responses["A"].Frames) == 1 &&
-				res.Responses["A"].Frames[0].Rows() == min(n, 1000)
-		}, 30*time.Second, 250*time.Millisecond, "%d sessions queryable", n)
-		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				res, err := grafana.QueryData(context.Background(), inst, q)
-				if err != nil || res.Responses["A"].Error != nil {
-					b.Fatal(err, res.Responses["A"].Error)
-				}
-			}
-		})
-	}
 }
