@@ -165,6 +165,8 @@ export interface StitchQuery extends DataQuery {
   endpoint?: string;
   errorsOnly?: boolean;
   minDurationMs?: number;
+  /** How the list is ranked: latest start first when absent. */
+  orderBy?: SessionOrder;
   /** 1..MAX_LIMIT, DEFAULT_LIMIT when absent. */
   limit?: number;
 
@@ -185,6 +187,9 @@ export interface StitchQuery extends DataQuery {
   /** metric "newCascadeSignatures": hours before the range in which a signature counts as known (default 24, at most 168). */
   lookbackHours?: number;
 }
+
+/** The orders of the sessions list, each descending: the log store ranks every matching session. */
+export type SessionOrder = 'start' | 'duration' | 'errors';
 
 /** The frames a sessionTimeline query can return. */
 export type TimelineFrame = 'timeline' | 'waterfall' | 'logs';

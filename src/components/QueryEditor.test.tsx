@@ -188,6 +188,15 @@ describe('QueryEditor', () => {
     await act(async () => {});
   });
 
+  it('orders the sessions list: latest first by default, longest or most errors on request', () => {
+    const { last, onRunQuery } = setup();
+    expect(screen.getByText('Latest first')).toBeInTheDocument();
+    fireEvent.keyDown(screen.getByLabelText('Order'), { key: 'ArrowDown' });
+    fireEvent.click(within(screen.getByRole('listbox')).getByText('Most errors first'));
+    expect(last()).toMatchObject({ queryType: 'sessions', orderBy: 'errors' });
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+  });
+
   it('flags a negative min duration', () => {
     setup();
     expect(screen.queryByText('Use 0 or more milliseconds')).not.toBeInTheDocument();

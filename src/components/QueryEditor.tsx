@@ -10,6 +10,7 @@ import {
   GroupByAttribute,
   MAX_LIMIT,
   SessionMetric,
+  SessionOrder,
   SessionTextFilter,
   StitchJsonData,
   StitchQuery,
@@ -60,6 +61,12 @@ const GROUP_BY_OPTIONS: Array<SelectableValue<GroupByAttribute>> = GROUP_BY_ATTR
   label: GROUP_BY_LABELS[a],
   value: a,
 }));
+
+const ORDER_OPTIONS: Array<SelectableValue<SessionOrder>> = [
+  { label: 'Latest first', value: 'start', description: 'Most recent session start first' },
+  { label: 'Longest first', value: 'duration', description: 'Longest sessions first' },
+  { label: 'Most errors first', value: 'errors', description: 'Sessions with the most failed requests first' },
+];
 
 const METRIC_OPTIONS: Array<SelectableValue<SessionMetric>> = [
   { label: 'Sessions', value: 'sessions', description: 'Sessions active in each interval' },
@@ -313,6 +320,16 @@ function SessionsFields({ idPrefix, query, update, onRunQuery, datasource, range
       </InlineFieldRow>
       <InlineFieldRow>
         <ErrorsAndDurationFields idPrefix={idPrefix} query={query} update={update} onRunQuery={onRunQuery} />
+        <InlineField label="Order" tooltip="The store ranks every matching session; the limit cuts what is shown">
+          {/* eslint-disable-next-line @typescript-eslint/no-deprecated -- Combobox is not in Grafana 10.4 (plugin.json grafanaDependency) */}
+          <Select<SessionOrder>
+            inputId={`${idPrefix}-orderBy`}
+            options={ORDER_OPTIONS}
+            value={query.orderBy ?? 'start'}
+            onChange={(v) => update({ orderBy: v.value ?? 'start' }, true)}
+            width={22}
+          />
+        </InlineField>
         {/* Keyed by the stored limit so the text resets when the query changes from outside. */}
         <LimitField
           key={query.limit ?? DEFAULT_LIMIT}
