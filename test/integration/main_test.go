@@ -39,6 +39,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer release()
+	defer stopScaleStack()
 	theStack = s
 	fmt.Printf("integration: stack ready in %s\n", time.Since(start).Round(time.Millisecond))
 

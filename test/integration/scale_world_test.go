@@ -19,6 +19,7 @@ import (
 	"github.com/stitch-observability/stitch/internal/demoworld"
 	"github.com/stitch-observability/stitch/internal/pluginharness"
 	"github.com/stitch-observability/stitch/internal/scaleworld"
+	"github.com/stitch-observability/stitch/internal/stack"
 )
 
 // The scale suite: a scale world (its own app, services, endpoints and
@@ -32,7 +33,28 @@ var (
 	scaleOnce  sync.Once
 	scaleTruth *scaleworld.Truth
 	scaleErr   error
+	// scaleStack holds the scale world apart from the shared stack: a
+	// store's search cost grows with what it holds (Jaeger's memory store
+	// scans every trace), and the other suites measure their own worlds'.
+	scaleStack *stack.Stack
 )
+
+// stopScaleStack stops the scale world's stack, if one was started.
+func stopScaleStack() {
+	if scaleStack != nil {
+		_ = scaleStack.Stop(nil)
+		os.RemoveAll(scaleStack.Dir)
+	}
+}
+
+// scaleSettings configures all three stores of the scale world's stack.
+func scaleSettings() map[string]any {
+	return map[string]any{
+		"traces":  storeJSON("jaeger", scaleStack.JaegerURL()),
+		"logs":    storeJSON("victorialogs", scaleStack.VictoriaLogsURL()),
+		"metrics": storeJSON("prometheus", scaleStack.PrometheusURL()),
+	}
+}
 
 func scaleSessions() int {
 	if n, err := strconv.Atoi(os.Getenv("STITCH_SCALE_SESSIONS")); err == nil && n > 0 {
@@ -52,12 +74,27 @@ func scaleWorld(t testing.TB) *scaleworld.Truth {
 		seed := time.Now().UnixNano() % 1_000_000
 		app := fmt.Sprintf("scale-%d", seed)
 		start := time.Now()
+		dir, err := os.MkdirTemp("", "stitch-scale-stack-")
+		if err != nil {
+			scaleErr = err
+			return
+		}
+		ports, err := stack.FreePorts()
+		if err != nil {
+			scaleErr = err
+			return
+		}
+		scaleStack, err = stack.Start(ctx, stack.Options{Dir: dir, Ports: ports, Only: []string{"jaeger", "victorialogs", "prometheus"}, ReadyTimeout: 90 * time.Second})
+		if err != nil {
+			scaleErr = fmt.Errorf("the scale world's stack: %w", err)
+			return
+		}
 		w, err := scaleworld.Plan(scaleworld.Config{Sessions: scaleSessions(), Seed: seed, App: app})
 		if err != nil {
 			scaleErr = err
 			return
 		}
-		targets := demoworld.StackTargets(theStack, true)
+		targets := demoworld.StackTargets(scaleStack, true)
 		if _, err := scaleworld.Send(ctx, w, targets); err != nil {
 			scaleErr = fmt.Errorf("sending the scale world: %w", err)
 			return
@@ -117,7 +154,7 @@ func stringColumn(t *testing.T, f *data.Frame, name string) []string {
 
 func TestScaleSessionsTotalsMatchTruth(t *testing.T) {
 	tr := scaleWorld(t)
-	inst := newInstance(t, stackSettings(), nil)
+	inst := newInstance(t, scaleSettings(), nil)
 	from, to := scaleRange(tr)
 	count := func(keep func(s scaleworld.SessionTruth) bool) int {
 		n := 0
@@ -182,7 +219,7 @@ func TestScaleSessionsTotalsMatchTruth(t *testing.T) {
 // slices' errorsOnly pages is exactly the truth's (recall and precision 1).
 func TestScaleEveryErrorSessionIsReachable(t *testing.T) {
 	tr := scaleWorld(t)
-	inst := newInstance(t, stackSettings(), nil)
+	inst := newInstance(t, scaleSettings(), nil)
 	want := map[string]bool{}
 	for _, s := range tr.Sessions {
 		if s.HasError {
@@ -221,7 +258,7 @@ func TestScaleEveryErrorSessionIsReachable(t *testing.T) {
 // requests of any session lead the errors order, and each page is sorted.
 func TestScaleOrdersRankEverySession(t *testing.T) {
 	tr := scaleWorld(t)
-	inst := newInstance(t, stackSettings(), nil)
+	inst := newInstance(t, scaleSettings(), nil)
 	from, to := scaleRange(tr)
 	failed := map[string]int{}
 	most := 0
@@ -283,7 +320,7 @@ func TestScaleOrdersRankEverySession(t *testing.T) {
 // holds: the count reported in the frame's metadata.
 func TestScaleSessionsStoreRequestsFollowTheLimit(t *testing.T) {
 	tr := scaleWorld(t)
-	inst := newInstance(t, stackSettings(), nil)
+	inst := newInstance(t, scaleSettings(), nil)
 	from, to := scaleRange(tr)
 	for _, limit := range []int{10, 100} {
 		f, _, _ := sessionsPage(t, inst, from, to, map[string]any{"appService": tr.App, "limit": limit})
