@@ -185,8 +185,10 @@ func fromTraces(row, s *correlation.SessionSummary) {
 }
 
 // sessionsCalling is the set of sessions whose app called the endpoint in
-// [from, to]: every trace with an app span of that url.template is read
-// (searchAll), and the session of each matching app span kept. Never nil,
+// [from, to]: counted by the trace store where it aggregates by session
+// (stores.SessionFinder), else every trace with an app span of that
+// url.template is read (searchAll) and the session of each matching app
+// span kept. Never nil,
 // so an endpoint no session called gives an empty list, not an unfiltered
 // one.
 func (e *Engine) sessionsCalling(ctx context.Context, endpoint string, match []telemetry.KV, from, to time.Time, ns *notices) ([]string, error) {
@@ -194,8 +196,21 @@ func (e *Engine) sessionsCalling(ctx context.Context, endpoint string, match []t
 		return nil, ErrNoTraceStore
 	}
 	attrs := append([]telemetry.KV{{Key: schema.AttrURLTemplate, Value: endpoint}}, match...)
-	traces, err := e.searchAll(ctx, stores.TraceSearch{Attributes: attrs, Present: []string{schema.AttrSessionID},
-		Start: from, End: to, Limit: tracesForSessionList, AppOnly: true}, ns)
+	search := stores.TraceSearch{Attributes: attrs, Present: []string{schema.AttrSessionID}, Start: from, End: to, Limit: tracesForSessionList, AppOnly: true}
+	if finder, ok := e.Traces.(stores.SessionFinder); ok {
+		found, err := finder.SessionsOf(ctx, search)
+		if err != nil {
+			return nil, err
+		}
+		traceWarnings(ns, found.Warnings)
+		if found.Truncated {
+			ns.add(Notice{Severity: SeverityWarning, Cause: CauseStore, Store: roleTraces, Text: fmt.Sprintf("the trace store could not count every session that called %s; the list holds the %d it found", endpoint, len(found.Sessions))})
+		}
+		ids := append([]string{}, found.Sessions...)
+		sort.Strings(ids)
+		return ids, nil
+	}
+	traces, err := e.searchAll(ctx, search, ns)
 	if err != nil {
 		return nil, err
 	}

@@ -152,3 +152,41 @@ func (c countingLogs) SessionCounts(_ context.Context, q stores.SessionCountQuer
 	}
 	return out, nil
 }
+
+// findingStore counts sessions by span attributes itself, as Tempo's
+// TraceQL metrics do.
+type findingStore struct {
+	*cappedStore
+	truncated bool
+}
+
+func (f findingStore) SessionsOf(_ context.Context, q stores.TraceSearch) (stores.SessionsFound, error) {
+	found := stores.SessionsFound{Truncated: f.truncated}
+	for _, t := range f.traces {
+		if t.Spans[0].Attr(schema.AttrURLTemplate) == q.Attributes[0].Value {
+			found.Sessions = append(found.Sessions, t.Spans[0].Attr(schema.AttrSessionID))
+		}
+	}
+	return found, nil
+}
+
+func TestSessionsEndpointFilterCountedByTheTraceStore(t *testing.T) {
+	for _, truncated := range []bool{false, true} {
+		traces := newCappedStore(300, func(i int) string {
+			if i%3 == 0 {
+				return "/checkout"
+			}
+			return "/feed"
+		})
+		e := &Engine{Traces: findingStore{traces, truncated}, Logs: deviceLogsOf(traces), Limits: DefaultLimits}
+		res, err := e.Sessions(context.Background(), query.Sessions{Endpoint: "/checkout", Limit: 5, OrderBy: "start"}, t0, t0.Add(time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, 100, res.Total)
+		assert.Equal(t, 5, traces.searches, "no trace read for the filter, one search per shown row")
+		cut := false
+		for _, n := range res.Notices {
+			cut = cut || (n.Cause == CauseStore && n.Severity == SeverityWarning)
+		}
+		assert.Equal(t, truncated, cut, "a count the store cut says so")
+	}
+}

@@ -271,3 +271,20 @@ type SessionCounts struct {
 type SessionCounter interface {
 	SessionCounts(ctx context.Context, q SessionCountQuery) (SessionCounts, error)
 }
+
+// SessionsFound is the sessions of the spans a search matched.
+type SessionsFound struct {
+	Sessions []string
+	// Truncated is set when the store could not count them all (its series
+	// limit, or a bounded fallback): a notice says so.
+	Truncated bool
+	Warnings  []string
+}
+
+// SessionFinder is a trace store that finds the sessions of the spans
+// matching a search as one aggregation of its own (Tempo: TraceQL metrics
+// `count_over_time() by (span.session.id)`), without reading the traces.
+// Optional: the engine otherwise reads every matching trace.
+type SessionFinder interface {
+	SessionsOf(ctx context.Context, q TraceSearch) (SessionsFound, error)
+}

@@ -273,3 +273,20 @@ func topSessions(counts map[string]int64, limit int) ([]SessionCount, bool) {
 	}
 	return out, false
 }
+
+var _ stores.SessionFinder = (*Store)(nil)
+
+// SessionsOf is every session with a span matching q, counted by TraceQL
+// metrics (SessionCounts without a limit).
+func (s *Store) SessionsOf(ctx context.Context, q stores.TraceSearch) (stores.SessionsFound, error) {
+	q.Limit = 0
+	c, err := s.SessionCounts(ctx, q)
+	if err != nil {
+		return stores.SessionsFound{}, err
+	}
+	found := stores.SessionsFound{Truncated: c.Truncated, Warnings: c.Warnings, Sessions: make([]string, 0, len(c.Sessions))}
+	for _, sc := range c.Sessions {
+		found.Sessions = append(found.Sessions, sc.SessionID)
+	}
+	return found, nil
+}
