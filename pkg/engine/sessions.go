@@ -429,13 +429,25 @@ func (e *Engine) appTraces(ctx context.Context, search stores.TraceSearch, ns *n
 		return nil, err
 	}
 	traceWarnings(ns, sr.Warnings)
+	traces, err := e.complete(ctx, sr, search.Start, search.End, tracesFetchedForSessionList, ns)
+	if err != nil {
+		return nil, err
+	}
 	if sr.Truncated {
 		// The stores do not return a search's matches in time order
-		// (Jaeger's are cut per service, Tempo's are the first found), so
-		// the notice says only that the read was cut.
-		ns.add(Notice{Severity: SeverityWarning, Cause: CauseQuery, Text: fmt.Sprintf("built from at most %d matching traces per service, not all of them; narrow the time range or filter", search.Limit)})
+		// (Jaeger's are cut per service, Tempo's are the first found): the
+		// figures are of a sample, and the notice says how large and how
+		// far a share measured on it may be from the whole's.
+		ns.add(Notice{Severity: SeverityWarning, Cause: CauseQuery, Text: sampleNotice(len(traces), search.Limit)})
 	}
-	return e.complete(ctx, sr, search.Start, search.End, tracesFetchedForSessionList, ns)
+	return traces, nil
+}
+
+// sampleNotice states a figure's sample: its size, and the 95 % margin of a
+// share measured on n items of it, at most 1/√n (1.96·√(p(1−p)/n) ≤ 0.98/√n);
+// counts are the sample's, not the range's.
+func sampleNotice(traces, perService int) string {
+	return fmt.Sprintf("built from a sample of %d traces (at most %d per service), not all of the range: counts are the sample's, and a share from n requests is within ±1/√n (95 %%) of the range's; narrow the time range or filter for exact figures", traces, perService)
 }
 
 // PropagationResult is the drift audit and what was cut or failed.
