@@ -103,6 +103,11 @@ var orderText = map[stores.SessionOrder]string{
 	stores.OrderByStart: "latest", stores.OrderByDuration: "longest", stores.OrderByErrors: "most errors",
 }
 
+// rowSearchPadding widens a row's trace search beyond its session's extent:
+// the device records and the device spans share the device's clock, and a
+// request may end a little after the last record.
+const rowSearchPadding = 5 * time.Minute
+
 // sessionRows turns the index's rows into the list's, each with what the
 // trace store holds of the session (requests, failed requests, backend
 // traces, slowest request): one search per shown row, so the cost follows
@@ -127,7 +132,17 @@ func (e *Engine) sessionRows(ctx context.Context, rows []stores.SessionRow, from
 	)
 	read := func(ctx context.Context, row *correlation.SessionSummary) error {
 		var rowNotices notices
-		traces, err := e.sessionTraces(ctx, row.SessionID, row.App.Service, from, to, &rowNotices)
+		// The session's traces lie within its extent (its device records'),
+		// padded for a device clock that is off: a store searches that
+		// window, not the whole range.
+		start, end := row.Start.Add(-rowSearchPadding), row.End.Add(rowSearchPadding)
+		if start.Before(from) {
+			start = from
+		}
+		if end.After(to) {
+			end = to
+		}
+		traces, err := e.sessionTraces(ctx, row.SessionID, row.App.Service, start, end, &rowNotices)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
