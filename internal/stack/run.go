@@ -71,6 +71,9 @@ type Stack struct {
 	Started   time.Time `json:"started"`
 	// Only lists the stores this stack runs, when not all of them.
 	Only []string `json:"only,omitempty"`
+	// JaegerStorage is Jaeger's trace storage: "memory" (the default) or
+	// "badger".
+	JaegerStorage string `json:"jaegerStorage,omitempty"`
 }
 
 const stateFile = "stack.json"
@@ -138,6 +141,11 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Only, if set, starts just these stores (by component name).
 	Only []string
+	// JaegerStorage picks Jaeger's storage: "memory" (default; a search
+	// scans every trace it holds) or "badger" (on disk in the stack's
+	// folder, with indexes: a search costs what it finds, as Jaeger's
+	// production storages do). For measuring at store sizes.
+	JaegerStorage string
 }
 
 // Start builds what is missing, then starts Jaeger, VictoriaLogs and
@@ -154,7 +162,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if existing, err := Load(o.Dir); err == nil && len(existing.alive()) > 0 {
 		return nil, fmt.Errorf("a stack is already running from %s (pids %v); stop it first", o.Dir, existing.alive())
 	}
-	s := &Stack{Dir: o.Dir, Ports: o.Ports, Started: time.Now(), Only: o.Only}
+	if o.JaegerStorage != "" && o.JaegerStorage != "memory" && o.JaegerStorage != "badger" {
+		return nil, fmt.Errorf("jaeger storage %q: choose memory or badger", o.JaegerStorage)
+	}
+	s := &Stack{Dir: o.Dir, Ports: o.Ports, Started: time.Now(), Only: o.Only, JaegerStorage: o.JaegerStorage}
 	for _, sp := range s.specs() {
 		if err := sp.component.Build(ctx, out); err != nil {
 			return nil, err
@@ -370,9 +381,10 @@ func (s *Stack) writeConfigs() error {
 		return err
 	}
 	var buf bytes.Buffer
-	err = t.Execute(&buf, map[string]int{
+	err = t.Execute(&buf, map[string]any{
 		"HealthPort": s.Ports.JaegerHealth, "QueryHTTPPort": s.Ports.JaegerQueryHTTP, "QueryGRPCPort": s.Ports.JaegerQueryGRPC,
 		"OTLPGRPCPort": s.Ports.JaegerOTLPGRPC, "OTLPHTTPPort": s.Ports.JaegerOTLPHTTP,
+		"Badger": s.JaegerStorage == "badger", "BadgerDir": filepath.Join(s.Dir, "data", "jaeger-badger"),
 	})
 	if err != nil {
 		return err

@@ -84,7 +84,11 @@ func scaleWorld(t testing.TB) *scaleworld.Truth {
 			scaleErr = err
 			return
 		}
-		scaleStack, err = stack.Start(ctx, stack.Options{Dir: dir, Ports: ports, Only: []string{"jaeger", "victorialogs", "prometheus"}, ReadyTimeout: 90 * time.Second})
+		// Jaeger on Badger: its indexes make a search cost what it finds,
+		// as Jaeger's production storages do (the memory storage scans
+		// every trace it holds on every search).
+		scaleStack, err = stack.Start(ctx, stack.Options{Dir: dir, Ports: ports, Only: []string{"jaeger", "victorialogs", "prometheus"},
+			JaegerStorage: "badger", ReadyTimeout: 90 * time.Second})
 		if err != nil {
 			scaleErr = fmt.Errorf("the scale world's stack: %w", err)
 			return
