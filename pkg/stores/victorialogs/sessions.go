@@ -3,7 +3,6 @@ package victorialogs
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -93,7 +92,7 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 		page.Rows = append(page.Rows, a.rows...)
 		page.Total += a.total
 	}
-	SortSessionRows(page.Rows, q.Order)
+	stores.SortSessionRows(page.Rows, q.Order)
 	if len(page.Rows) > q.Limit {
 		page.Rows = page.Rows[:q.Limit]
 	}
@@ -165,32 +164,6 @@ func sessionSortKey(o stores.SessionOrder) string {
 	default:
 		return colFirst + " desc, " + id
 	}
-}
-
-// SortSessionRows orders rows as sessionSortKey does, to merge the pages
-// of several queries.
-func SortSessionRows(rows []stores.SessionRow, o stores.SessionOrder) {
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		switch o {
-		case stores.OrderByDuration:
-			if da, db := a.Last.Sub(a.First), b.Last.Sub(b.First); da != db {
-				return da > db
-			}
-		case stores.OrderByErrors:
-			if a.Errors != b.Errors {
-				return a.Errors > b.Errors
-			}
-			if !a.First.Equal(b.First) {
-				return a.First.After(b.First)
-			}
-		default:
-			if !a.First.Equal(b.First) {
-				return a.First.After(b.First)
-			}
-		}
-		return a.SessionID < b.SessionID
-	})
 }
 
 func toSessionRow(r map[string]string) (stores.SessionRow, error) {
