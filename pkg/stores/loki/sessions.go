@@ -486,7 +486,7 @@ func byBounds(ids []string, limit int, lo, hi func(string) int64) []string {
 
 // countSessions runs a per-session count over each part, splitting the
 // parts Loki refuses for max_query_series, and returns the counts and the
-// parts that were answered.
+// parts answered with at least one session.
 func (s *Store) countSessions(ctx context.Context, sq sessionQueries, parts []partition, w sessionWindow, extra []string) (map[string]int, []partition, error) {
 	out := map[string]int{}
 	var answered []partition
@@ -513,7 +513,9 @@ func (s *Store) countSessions(ctx context.Context, sq sessionQueries, parts []pa
 		for id, n := range counts {
 			out[id] += n
 		}
-		answered = append(answered, p)
+		if len(counts) > 0 { // a part without sessions needs no other query
+			answered = append(answered, p)
+		}
 		return nil
 	})
 	return out, answered, err
