@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/stores/contracttest"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
@@ -592,4 +594,38 @@ func TestSessionsFailOnBadAnswers(t *testing.T) {
 	}
 	_, err := newStore(t, "http://127.0.0.1:1").Sessions(context.Background(), stores.SessionQuery{Start: q.Start, End: q.End})
 	assert.ErrorContains(t, err, "limit")
+}
+
+// The session index against Loki's documented answers: counts by session
+// (vector), extents by step (matrix), the first and last line of the row
+// shown, its attributes; Limit 1 refines only the session that can be
+// first.
+func TestSessionsContract(t *testing.T) {
+	d := contracttest.NewDouble(t, "loki", "query_sessions_records.json", "query_sessions_errors.json",
+		"query_range_sessions_extent.json", "query_range_session_first.json", "query_range_session_last.json",
+		"query_session_attributes.json")
+	page, err := newStore(t, d.URL).Sessions(context.Background(), stores.SessionQuery{
+		Start: contractStart, End: contractEnd, Limit: 1,
+		Match: []telemetry.KV{{Key: "service.name", Value: "stitch-ios"}},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 2, page.Total)
+	require.Len(t, page.Rows, 1)
+	row := page.Rows[0]
+	assert.Equal(t, contractSession, row.SessionID)
+	assert.Equal(t, time.Date(2024, 5, 1, 9, 58, 0, 100e6, time.UTC), row.First.UTC(), "exact, not the step's end")
+	assert.Equal(t, time.Date(2024, 5, 1, 10, 2, 30, 500e6, time.UTC), row.Last.UTC())
+	assert.Equal(t, "cell", row.NetworkType, "the least network type, as VictoriaLogs' min()")
+	contracttest.CheckGolden(t, "sessions_page.json", page)
+}
+
+func TestSessionsMaxSeriesContract(t *testing.T) {
+	d := contracttest.NewDouble(t, "loki", "query_sessions_max_series.json")
+	s := newStore(t, d.URL)
+	sq, err := buildSessionQueries(stores.SessionQuery{})
+	require.NoError(t, err)
+	logQL, err := sq.countQuery(partition{}, contractEnd.Sub(contractStart))
+	require.NoError(t, err)
+	_, err = s.metricQuery(context.Background(), queryPath, url.Values{"query": {logQL}, "time": {strconv.FormatInt(contractEnd.UnixNano(), 10)}}, "vector")
+	assert.Equal(t, 500, maxSeriesRefusal(err))
 }
