@@ -23,29 +23,7 @@ var _ stores.SessionIndex = (*Store)(nil)
 
 // The session index over Loki's metric queries (Loki HTTP API docs, "Query
 // logs at a single point in time" and "Query logs within a range of time";
-// LogQL "Metric queries").
-//
-// What is exact and what is not:
-//   - Membership, Total, Records, Errors and the record-level matches are
-//     exact: each is a count_over_time of the device records of the window
-//     summed by session_id, read in full for every session (Loki answers a
-//     metric query whole or refuses it; a refusal for too many series is
-//     split, never cut). The window is (End − R, End] with R = End − Start
-//     rounded up to a millisecond (Loki's range durations are whole
-//     milliseconds and exclude their start): for a window of whole
-//     milliseconds, every record of [Start, End] but one exactly at Start.
-//   - A session's extent (First, Last) cannot be read from a metric query
-//     (LogQL cannot unwrap a line's timestamp): a query_range of the same
-//     count places the first and last record of every session in a step of
-//     extentStep (≥ window/10000, ≥ 10 ms; 360 ms for an hour, 8.64 s for a
-//     day). The rows returned have their extent read exactly with one
-//     forward and one backward log query each (limit=1). Orders by start,
-//     duration and errors (tie-broken by start) are exact: the sessions
-//     whose step-bounds may reach the Limit-th are refined the same way
-//     before the cut. MinDuration is decided from the bounds where they
-//     decide it, and from the exact extent of the sessions whose bounds
-//     straddle it. Past maxRefinedSessions sessions to refine, the rest is
-//     ordered or filtered at step precision and a warning says so.
+// LogQL "Metric queries"). Sessions' doc says what is exact.
 const (
 	queryPath = "/loki/api/v1/query"
 	// extentBuckets is the number of steps a window is cut into to place
@@ -61,12 +39,13 @@ const (
 	// attributeIDsPerQuery bounds the sessions whose attributes one query
 	// groups (a session has one series per network type it used).
 	attributeIDsPerQuery = 50
-	// maxRefinedSessions bounds the sessions whose extent one call reads
-	// with log queries (two each).
-	maxRefinedSessions = 1000
 	// queryConcurrency bounds the queries one call has in flight.
 	queryConcurrency = 4
 )
+
+// maxRefinedSessions bounds the sessions whose extent one call reads with
+// log queries (two each) beyond the rows it returns. A variable for tests.
+var maxRefinedSessions = 1000
 
 // Label names of the schema's attributes in Loki (LabelName).
 var (
@@ -265,7 +244,7 @@ func (a *sessionAgg) row(id string) stores.SessionRow {
 
 // Sessions aggregates the device records of [q.Start, q.End] by session in
 // Loki and returns the top q.Limit sessions in q.Order with the number that
-// matched (see the comment on queryPath for what is exact). The queries:
+// matched. The queries:
 //
 //   - records: sum by (session_id) (count_over_time(<devices> [R])), an
 //     instant query at End; errors: the same with `| error_type!=""`;
@@ -281,7 +260,32 @@ func (a *sessionAgg) row(id string) stores.SessionRow {
 // Loki refuses a metric query over more sessions than max_query_series
 // (500 by default): each refused query is asked again over the 16 parts of
 // the session-ID space one more hex digit of prefix picks, until each part
-// fits; the parts are disjoint, so their counts add up.
+// fits; the parts are disjoint, so their counts add up. Nothing is cut: a
+// part that cannot be split fails the call.
+//
+// What is exact and what is not:
+//   - Membership, Total, Records, Errors and the record-level matches are
+//     exact: each is a count_over_time of the device records of the window
+//     summed by session_id, read in full for every session (Loki answers a
+//     metric query whole or refuses it). The window is (End − R, End] with
+//     R = End − Start rounded up to a millisecond (Loki's range durations
+//     are whole milliseconds and exclude their start): for a range of
+//     whole milliseconds, every record of [Start, End] but one exactly at
+//     Start; otherwise also those less than 1 ms before Start.
+//   - A session's extent (First, Last) cannot be read from a metric query
+//     (LogQL cannot unwrap a line's timestamp): a query_range of the same
+//     count places the first and last record of every session in a step
+//     (the window / 10000 rounded up to a millisecond, at least 10 ms:
+//     360 ms for an hour, 8.64 s for a day, 60.48 s for a week). The rows
+//     returned have their extent read exactly with one forward and one
+//     backward log query each (limit=1).
+//   - Orders by start, duration and errors (tie-broken by start) are
+//     exact: every session whose step bounds may reach the Limit-th is
+//     refined the same way before the cut (rankCandidates).
+//   - MinDuration is decided by the bounds where they decide it, and by
+//     the exact extent of the sessions whose bounds straddle it.
+//   - Past maxRefinedSessions sessions to refine (ties over many steps), the
+//     rest is ordered or filtered at step precision and a warning says so.
 func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.SessionPage, error) {
 	var page stores.SessionPage
 	if q.Limit <= 0 {
@@ -330,23 +334,25 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 	if err != nil {
 		return page, err
 	}
-	errs, _, err := s.countSessions(ctx, sq, parts, w, []string{errorsFilter})
-	if err != nil {
+	// Errors, matches and extents at once, over the parts records fit in.
+	var errs, matched map[string]int
+	g, gctx := errgroup.WithContext(ctx)
+	safego.Go(g, func() (err error) {
+		errs, _, err = s.countSessions(gctx, sq, parts, w, []string{errorsFilter})
+		return err
+	})
+	if len(sq.recordMatch) > 0 {
+		safego.Go(g, func() (err error) {
+			matched, _, err = s.countSessions(gctx, sq, parts, w, sq.recordMatch)
+			return err
+		})
+	}
+	safego.Go(g, func() error { return s.placeExtents(gctx, sq, parts, w, aggs) })
+	if err := g.Wait(); err != nil {
 		return page, err
 	}
-	for id, n := range errs {
-		if a := aggs[id]; a != nil {
-			a.errors = n
-		}
-	}
-	var matched map[string]int
-	if len(sq.recordMatch) > 0 {
-		if matched, _, err = s.countSessions(ctx, sq, parts, w, sq.recordMatch); err != nil {
-			return page, err
-		}
-	}
 	for id, a := range aggs {
-		a.matched = matched[id]
+		a.errors, a.matched = errs[id], matched[id]
 		if (q.ErrorsOnly && a.errors == 0) || (len(sq.recordMatch) > 0 && a.matched == 0) {
 			delete(aggs, id)
 		}
@@ -355,9 +361,6 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 		return page, nil
 	}
 
-	if err := s.placeExtents(ctx, sq, parts, w, aggs); err != nil {
-		return page, err
-	}
 	budget := maxRefinedSessions
 	if q.MinDuration > 0 {
 		var unsure []string

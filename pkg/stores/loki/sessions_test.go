@@ -629,3 +629,24 @@ func TestSessionsMaxSeriesContract(t *testing.T) {
 	_, err = s.metricQuery(context.Background(), queryPath, url.Values{"query": {logQL}, "time": {strconv.FormatInt(contractEnd.UnixNano(), 10)}}, "vector")
 	assert.Equal(t, 500, maxSeriesRefusal(err))
 }
+
+// Past the refinement budget the index still answers, at step precision
+// for what it could not measure, and says so.
+func TestSessionsPastTheRefinementBudgetWarn(t *testing.T) {
+	defer func(n int) { maxRefinedSessions = n }(maxRefinedSessions)
+	maxRefinedSessions = 0
+	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	// A week: steps of about a minute, and sessions minutes long.
+	recs := fakeWorld(5, 60, start.Add(time.Hour), 6*24*time.Hour)
+	_, s := newFakeLoki(t, recs, 500)
+	q := stores.SessionQuery{Start: start, End: start.Add(7 * 24 * time.Hour), Limit: 5, MinDuration: 10 * time.Minute, Order: stores.OrderByDuration}
+	got, err := s.Sessions(context.Background(), q)
+	require.NoError(t, err)
+	require.NotEmpty(t, got.Warnings)
+	assert.Contains(t, got.Warnings[0], "step precision")
+	want := referenceSessions(recs, q)
+	assert.InDelta(t, want.Total, got.Total, float64(want.Total)/4+2, "close, not exact")
+	for _, r := range got.Rows {
+		assert.Positive(t, r.Records)
+	}
+}
