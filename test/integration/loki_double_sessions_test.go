@@ -25,8 +25,9 @@ const lokiDeviceFilters = ` | device_model_identifier!="" | session_id!=""`
 var (
 	// The two counts the adapter groups by.
 	reLokiSessionCount = regexp.MustCompile(`^sum by \((session_id|session_id, service_name, service_version, os_version, device_model_identifier, network_connection_type)\) \(count_over_time\((.+) \[([1-9][0-9]*)ms\]\)\)$`)
-	reLokiFilter       = regexp.MustCompile(`^ \| ([a-zA-Z_][a-zA-Z0-9_]*)(!=|=~|=)`)
+	reLokiFilter       = regexp.MustCompile(`^ \| ([a-zA-Z_][a-zA-Z0-9_]*)(!=|!~|=~|=)`)
 	reHexPrefixAny     = regexp.MustCompile(`^([0-9a-f]{1,31})\.\*$`)
+	reHexPrefixHex     = regexp.MustCompile(`^([0-9a-f]{0,31})\[0-9a-f\]\.\*$`)
 	reSessionIDs       = regexp.MustCompile(`^[0-9a-f]{32}(\|[0-9a-f]{32})*$`)
 	reSessionEquals    = regexp.MustCompile(` \| session_id="[0-9a-f]{32}"$`)
 	// lokiAttributes maps Loki's label names back to the schema's
@@ -89,6 +90,8 @@ func sessionLogsQL(q string) (string, error) {
 			filters = append(filters, strconv.Quote(attr)+":*")
 		case op == "=~" && attr == schema.AttrSessionID && reHexPrefixAny.MatchString(v):
 			filters = append(filters, strconv.Quote(attr)+":~"+strconv.Quote("^"+reHexPrefixAny.FindStringSubmatch(v)[1]))
+		case op == "!~" && attr == schema.AttrSessionID && reHexPrefixHex.MatchString(v):
+			filters = append(filters, "NOT "+strconv.Quote(attr)+":~"+strconv.Quote("^"+reHexPrefixHex.FindStringSubmatch(v)[1]+"[0-9a-f]"))
 		case op == "=~" && attr == schema.AttrSessionID && reSessionIDs.MatchString(v) && strings.Count(v, "|") < 200:
 			ids := strings.Split(v, "|")
 			for i := range ids {

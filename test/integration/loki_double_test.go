@@ -42,7 +42,8 @@ import (
 //     device-records log query `{service_name="<app>"|=~".+"}
 //     | device_model_identifier!="" | session_id!=""` followed by exact
 //     label filters (`| name="v"`), `| error_type!=""` and a session_id
-//     part (`| session_id=~"<hex prefix>.*"` or an alternation of IDs):
+//     part (`| session_id=~"<hex prefix>.*"`, the rest of a prefix
+//     `| session_id!~"<hex prefix>[0-9a-f].*"`, or an alternation of IDs):
 //     GET /loki/api/v1/query?query&time with
 //     `sum by (session_id[, the row attributes]) (count_over_time(<q> [<n>ms]))`,
 //     counted by VictoriaLogs (`stats by (…) count()`) over (time − n ms,

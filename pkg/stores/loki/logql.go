@@ -105,6 +105,18 @@ func LabelHexPrefixFilter(name, prefix string) (string, error) {
 	return "| " + name + "=~" + Quote(prefix+".*"), nil
 }
 
+// LabelNotHexFilter renders `| name!~"<prefix>[0-9a-f].*"`: a label whose
+// value does not continue a lowercase hex prefix with a hex digit.
+func LabelNotHexFilter(name, prefix string) (string, error) {
+	if !labelName.MatchString(name) {
+		return "", fmt.Errorf("%w %q", ErrBadLabelName, name)
+	}
+	if !hexPrefix.MatchString(prefix) {
+		return "", fmt.Errorf("session ID prefix %q is not lowercase hex", prefix)
+	}
+	return "| " + name + "!~" + Quote(prefix+"[0-9a-f].*"), nil
+}
+
 // StreamSelector renders `{name="value"}`, or AllStreams for an empty
 // value (Loki refuses a selector whose only matcher matches the empty
 // string; the caller filters on the value instead).

@@ -124,24 +124,39 @@ func (w sessionWindow) bounds(k int) (time.Time, time.Time) {
 }
 
 // partition is a part of the session-ID space one query covers: all of
-// it, the IDs starting with a hex prefix, or listed IDs.
+// it, the IDs starting with a hex prefix, listed IDs, or (rest) the IDs
+// that start with prefix but not with prefix and a hex digit: none, for
+// valid IDs, but a malformed one is read there and fails the call rather
+// than fall out of every part.
 type partition struct {
 	prefix string
 	ids    []string
+	rest   bool
 }
 
 func (p partition) filter() (string, error) {
 	switch {
 	case p.ids != nil:
 		return LabelRegexFilter(labelSession, p.ids)
+	case p.rest:
+		f, err := LabelNotHexFilter(labelSession, p.prefix)
+		if err != nil || p.prefix == "" {
+			return f, err
+		}
+		pf, err := LabelHexPrefixFilter(labelSession, p.prefix)
+		return pf + " " + f, err
 	case p.prefix != "":
 		return LabelHexPrefixFilter(labelSession, p.prefix)
 	}
 	return "", nil
 }
 
-// split cuts a partition 16 ways by the next hex digit of the session ID.
+// split cuts a partition 16 ways by the next hex digit of the session ID,
+// and a 17th part for the rest.
 func (p partition) split() ([]partition, error) {
+	if p.rest {
+		return nil, errors.New("the session IDs that are not hex exceed Loki's max_query_series")
+	}
 	if p.ids != nil {
 		if len(p.ids) <= 1 {
 			return nil, errors.New("one session's series exceed Loki's max_query_series")
@@ -152,11 +167,11 @@ func (p partition) split() ([]partition, error) {
 	if len(p.prefix) >= 32 {
 		return nil, errors.New("one session's series exceed Loki's max_query_series")
 	}
-	parts := make([]partition, 16)
+	parts := make([]partition, 16, 17)
 	for i := range parts {
 		parts[i] = partition{prefix: p.prefix + strconv.FormatInt(int64(i), 16)}
 	}
-	return parts, nil
+	return append(parts, partition{prefix: p.prefix, rest: true}), nil
 }
 
 // sessionQueries holds the LogQL pieces of one SessionQuery.

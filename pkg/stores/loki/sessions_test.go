@@ -63,6 +63,8 @@ func (f fakeFilter) match(labels map[string]string) bool {
 		return v == f.value
 	case "!=":
 		return v != f.value
+	case "!~":
+		return !f.re.MatchString(v)
 	default:
 		return f.re.MatchString(v)
 	}
@@ -87,7 +89,7 @@ func parseLogQuery(q string) ([]fakeFilter, error) {
 	}
 	filters := []fakeFilter{sel}
 	rest := q[len(m[0]):]
-	reFilter := regexp.MustCompile(`^ \| ([a-zA-Z_][a-zA-Z0-9_]*)(!=|=~|=)`)
+	reFilter := regexp.MustCompile(`^ \| ([a-zA-Z_][a-zA-Z0-9_]*)(!=|!~|=~|=)`)
 	for rest != "" {
 		fm := reFilter.FindStringSubmatch(rest)
 		if fm == nil {
@@ -104,7 +106,7 @@ func parseLogQuery(q string) ([]fakeFilter, error) {
 		if f.op == "!=" && val != "" {
 			return nil, fmt.Errorf("!= with a value")
 		}
-		if f.op == "=~" {
+		if f.op == "=~" || f.op == "!~" {
 			if f.re, err = regexp.Compile("^(?:" + val + ")$"); err != nil {
 				return nil, err
 			}
@@ -531,6 +533,14 @@ func TestSessionQueriesAreExactLogQL(t *testing.T) {
 	assert.ErrorIs(t, err, ErrBadLabelName)
 	_, err = LabelHexPrefixFilter("session_id", `a".*`)
 	assert.Error(t, err)
+	q, err = sq.countQuery(partition{prefix: "a7", rest: true}, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, `sum by (session_id) (count_over_time({service_name="ios\"} | x"} | device_model_identifier!="" | session_id!="" | service_version="1.0\n\\" | session_id=~"a7.*" | session_id!~"a7[0-9a-f].*" [60000ms]))`, q)
+	parts, err := partition{prefix: "a7"}.split()
+	require.NoError(t, err)
+	require.Len(t, parts, 17)
+	assert.Equal(t, partition{prefix: "a7f"}, parts[15])
+	assert.Equal(t, partition{prefix: "a7", rest: true}, parts[16])
 }
 
 func TestSessionWindowSteps(t *testing.T) {
@@ -648,5 +658,25 @@ func TestSessionsPastTheRefinementBudgetWarn(t *testing.T) {
 	assert.InDelta(t, want.Total, got.Total, float64(want.Total)/4+2, "close, not exact")
 	for _, r := range got.Rows {
 		assert.Positive(t, r.Records)
+	}
+}
+
+// A device record with a malformed session ID fails the index, split or
+// not: it never falls out of every part of a split unseen.
+func TestSessionsMalformedSessionIDIsNotLostInASplit(t *testing.T) {
+	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	recs := fakeWorld(3, 40, start.Add(time.Minute), time.Hour)
+	recs = append(recs, fakeRecord{ts: start.Add(30 * time.Minute), labels: map[string]string{
+		"service_name": "stitch-ios", "device_model_identifier": "iPhone15,2", "session_id": "Session-1",
+	}})
+	q := stores.SessionQuery{Start: start, End: start.Add(2 * time.Hour), Limit: 10}
+	for _, maxSeries := range []int{500, 7} {
+		l, s := newFakeLoki(t, recs, maxSeries)
+		_, err := s.Sessions(context.Background(), q)
+		require.Error(t, err, "max_query_series %d", maxSeries)
+		assert.Contains(t, err.Error(), "valid session_id")
+		if maxSeries < 40 {
+			assert.Positive(t, l.refusals)
+		}
 	}
 }
