@@ -92,7 +92,7 @@ func sessionLogsQL(q string) (string, error) {
 			filters = append(filters, strconv.Quote(attr)+":~"+strconv.Quote("^"+reHexPrefixAny.FindStringSubmatch(v)[1]))
 		case op == "!~" && attr == schema.AttrSessionID && reHexPrefixHex.MatchString(v):
 			filters = append(filters, "NOT "+strconv.Quote(attr)+":~"+strconv.Quote("^"+reHexPrefixHex.FindStringSubmatch(v)[1]+"[0-9a-f]"))
-		case op == "=~" && attr == schema.AttrSessionID && reSessionIDs.MatchString(v) && strings.Count(v, "|") < 200:
+		case op == "=~" && attr == schema.AttrSessionID && reSessionIDs.MatchString(v) && strings.Count(v, "|") < 100:
 			ids := strings.Split(v, "|")
 			for i := range ids {
 				ids[i] = strconv.Quote(ids[i])

@@ -34,8 +34,9 @@ const (
 	// minExtentStep keeps a step well above the millisecond Loki may round
 	// its answer's timestamps to, so each point maps back to its step.
 	minExtentStep = 10 * time.Millisecond
-	// sessionIDsPerQuery bounds the session IDs one query filters on.
-	sessionIDsPerQuery = 200
+	// sessionIDsPerQuery bounds the session IDs one query filters on, as
+	// traceIDsPerQuery does: a GET's URL stays within what proxies take.
+	sessionIDsPerQuery = 100
 	// attributeIDsPerQuery bounds the sessions whose attributes one query
 	// groups (a session has one series per network type it used).
 	attributeIDsPerQuery = 50
