@@ -377,7 +377,7 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 		return page, nil
 	}
 
-	budget := maxRefinedSessions
+	budget, unread := maxRefinedSessions, 0
 	if q.MinDuration > 0 {
 		var unsure []string
 		for id, a := range aggs {
@@ -394,9 +394,11 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 			page.Warnings = append(page.Warnings, fmt.Sprintf("%d sessions last about the minimum duration to within Loki's %s step; %d were measured exactly, the others at step precision", len(unsure), w.step, budget))
 			unsure = unsure[:budget]
 		}
-		if err := s.refineExtents(ctx, sq, w, aggs, unsure); err != nil {
+		missed, err := s.refineExtents(ctx, sq, w, aggs, unsure)
+		if err != nil {
 			return page, err
 		}
+		unread += missed
 		budget -= len(unsure)
 		for id, a := range aggs {
 			if a.lastHi.Sub(a.firstHi) < q.MinDuration {
@@ -426,8 +428,12 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 			toRefine = append(toRefine, r.SessionID)
 		}
 	}
-	if err := s.refineExtents(ctx, sq, w, aggs, toRefine); err != nil {
+	missed, err := s.refineExtents(ctx, sq, w, aggs, toRefine)
+	if err != nil {
 		return page, err
+	}
+	if unread += missed; unread > 0 {
+		page.Warnings = append(page.Warnings, fmt.Sprintf("Loki counted %d sessions whose lines it then did not return; their start and end are placed to within its %s step", unread, w.step))
 	}
 	for _, id := range cands {
 		page.Rows = append(page.Rows, aggs[id].row(id))
@@ -603,8 +609,10 @@ func (s *Store) placeExtents(ctx context.Context, sq sessionQueries, parts []par
 func stepParam(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
 
 // refineExtents reads the exact first and last device record of each
-// session: one forward and one backward log query with limit=1.
-func (s *Store) refineExtents(ctx context.Context, sq sessionQueries, w sessionWindow, aggs map[string]*sessionAgg, ids []string) error {
+// session: one forward and one backward log query with limit=1. missed
+// counts the sessions Loki counted but returned no line for (lines not yet
+// queryable, or gone): they keep their step bounds.
+func (s *Store) refineExtents(ctx context.Context, sq sessionQueries, w sessionWindow, aggs map[string]*sessionAgg, ids []string) (missed int, err error) {
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(queryConcurrency)
@@ -615,7 +623,7 @@ func (s *Store) refineExtents(ctx context.Context, sq sessionQueries, w sessionW
 		}
 		f, err := LabelFilter(labelSession, id)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		logQL := Query(sq.devices, f)
 		safego.Go(g, func() error {
@@ -629,8 +637,11 @@ func (s *Store) refineExtents(ctx context.Context, sq sessionQueries, w sessionW
 				if err != nil {
 					return s.client.NotTheAPI(queryRangePath, nil, err)
 				}
-				if len(recs) == 0 {
-					return nil // gone since it was counted: keep the bounds
+				if len(recs) == 0 { // not readable as it was counted: keep the bounds
+					mu.Lock()
+					missed++
+					mu.Unlock()
+					return nil
 				}
 				ends[i] = recs[0].Time
 			}
@@ -640,7 +651,8 @@ func (s *Store) refineExtents(ctx context.Context, sq sessionQueries, w sessionW
 			return nil
 		})
 	}
-	return g.Wait()
+	err = g.Wait()
+	return missed, err
 }
 
 // rowAttributes fills in each row's app attributes: the least value of

@@ -44,6 +44,9 @@ type fakeLoki struct {
 	queries   []string
 	refusals  int
 	logQs     int
+	// noLines answers every log query with no line (lines counted but not
+	// yet queryable).
+	noLines bool
 }
 
 var (
@@ -173,6 +176,9 @@ func (l *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
 					recs[i], recs[j] = recs[j], recs[i]
 				}
+			}
+			if l.noLines {
+				recs = nil
 			}
 			var result []map[string]any
 			for _, rec := range recs[:min(limit, len(recs))] {
@@ -678,5 +684,25 @@ func TestSessionsMalformedSessionIDIsNotLostInASplit(t *testing.T) {
 		if maxSeries < 40 {
 			assert.Positive(t, l.refusals)
 		}
+	}
+}
+
+// Lines Loki counted but did not return leave their rows at step precision,
+// with a warning, not an error.
+func TestSessionsCountedButUnreadLinesWarn(t *testing.T) {
+	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	recs := fakeWorld(9, 20, start.Add(time.Minute), time.Hour)
+	l, s := newFakeLoki(t, recs, 500)
+	l.noLines = true
+	q := stores.SessionQuery{Start: start, End: start.Add(2 * time.Hour), Limit: 3}
+	got, err := s.Sessions(context.Background(), q)
+	require.NoError(t, err)
+	want := referenceSessions(recs, q)
+	assert.Equal(t, want.Total, got.Total)
+	require.Len(t, got.Warnings, 1)
+	assert.Contains(t, got.Warnings[0], "did not return")
+	for i, r := range got.Rows {
+		assert.Equal(t, want.Rows[i].SessionID, r.SessionID, "distinct steps still order")
+		assert.WithinDuration(t, want.Rows[i].First, r.First, 720*time.Millisecond)
 	}
 }
