@@ -163,6 +163,10 @@ func (d *lokiDouble) handleSessionCount(w http.ResponseWriter, r *http.Request) 
 		d.refuse(w, r, "time %q", q.Get("time"))
 		return
 	}
+	if rng > lokiMaxQueryLength {
+		d.refuse(w, r, "the query time range exceeds the limit (query length: %s, limit: 30d1h)", rng)
+		return
+	}
 	quoted := make([]string, len(by))
 	for i, a := range by {
 		quoted[i] = strconv.Quote(a)
@@ -210,6 +214,10 @@ func (d *lokiDouble) handleSessionExtent(w http.ResponseWriter, r *http.Request)
 	step := time.Duration(stepMS) * time.Millisecond
 	if !ok || err1 != nil || err2 != nil || err3 != nil || step <= 0 || end.Before(start) || step != rng {
 		d.refuse(w, r, "start/end/step %q/%q/%q with range %s", q.Get("start"), q.Get("end"), q.Get("step"), rng)
+		return
+	}
+	if end.Sub(start)+step > lokiMaxQueryLength {
+		d.refuse(w, r, "the query time range exceeds the limit (query length: %s, limit: 30d1h)", end.Sub(start)+step)
 		return
 	}
 	if points := end.Sub(start)/step + 1; points > lokiMaxPoints {
@@ -283,8 +291,8 @@ func (d *lokiDouble) handleSessionEnd(w http.ResponseWriter, r *http.Request) {
 	}
 	start, err1 := nsTime(q.Get("start"))
 	end, err2 := nsTime(q.Get("end"))
-	if err1 != nil || err2 != nil || !start.Before(end) {
-		d.refuse(w, r, "start/end")
+	if err1 != nil || err2 != nil || !start.Before(end) || time.Duration(end.UnixMilli()-start.UnixMilli())*time.Millisecond > lokiMaxQueryLength {
+		d.refuse(w, r, "start/end %s..%s", start, end)
 		return
 	}
 	categorize := false

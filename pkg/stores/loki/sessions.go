@@ -12,11 +12,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stitch-observability/stitch/pkg/safego"
 	"github.com/stitch-observability/stitch/pkg/schema"
 	"github.com/stitch-observability/stitch/pkg/stores"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
 var _ stores.SessionIndex = (*Store)(nil)
@@ -40,6 +43,9 @@ const (
 	// attributeIDsPerQuery bounds the sessions whose attributes one query
 	// groups (a session has one series per network type it used).
 	attributeIDsPerQuery = 50
+	// maxSessionWindows bounds the max_query_length windows a list is asked
+	// in (13×30d1h: a year by default); a longer range is refused.
+	maxSessionWindows = 13
 	// queryConcurrency bounds the queries one call has in flight.
 	queryConcurrency = 4
 )
@@ -93,6 +99,40 @@ func newSessionWindow(start, end time.Time) sessionWindow {
 	w.step = max(w.step, minExtentStep)
 	w.steps = int((w.rng + w.step - 1) / w.step)
 	return w
+}
+
+// sessionWindows are consecutive windows, oldest first, each within Loki's
+// max_query_length, that tile (End − R, End]: counts add up across them,
+// a session's extent runs from its first window to its last.
+type sessionWindows []sessionWindow
+
+// newSessionWindows cuts (end − R, end] into windows no longer than maxLen
+// (whole milliseconds, so each range stays one).
+func newSessionWindows(start, end time.Time, maxLen time.Duration) sessionWindows {
+	all := newSessionWindow(start, end)
+	maxLen = max(maxLen.Truncate(time.Millisecond), time.Millisecond)
+	from := end.Add(-all.rng) // excluded
+	var ws sessionWindows
+	for wStart := from; wStart.Before(end); wStart = wStart.Add(maxLen) {
+		wEnd := wStart.Add(maxLen)
+		if wEnd.After(end) {
+			wEnd = end
+		}
+		ws = append(ws, newSessionWindow(wStart, wEnd))
+	}
+	return ws
+}
+
+func (ws sessionWindows) from() time.Time { return ws[0].from() }
+func (ws sessionWindows) end() time.Time  { return ws[len(ws)-1].end }
+
+// step is the coarsest step of the windows.
+func (ws sessionWindows) step() time.Duration {
+	var step time.Duration
+	for _, w := range ws {
+		step = max(step, w.step)
+	}
+	return step
 }
 
 // from is the first instant the window holds.
@@ -302,7 +342,27 @@ func (a *sessionAgg) row(id string) stores.SessionRow {
 //     the exact extent of the sessions whose bounds straddle it.
 //   - Past maxRefinedSessions sessions to refine (ties over many steps), the
 //     rest is ordered or filtered at step precision and a warning says so.
+//
+// A range longer than Loki's max_query_length (30d1h by default, or the
+// tenant's lower limit read from a refusal) is asked in consecutive windows
+// within it, whose counts add up.
 func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.SessionPage, error) {
+	// A refusal naming a lower tenant limit is remembered and the list
+	// asked again within it: at most once per limit, as SearchLogs does.
+	var (
+		page stores.SessionPage
+		err  error
+	)
+	for attempt := 0; attempt < 3; attempt++ {
+		page, err = s.sessions(ctx, q)
+		if err == nil || !s.limits.learn(err) {
+			break
+		}
+	}
+	return page, err
+}
+
+func (s *Store) sessions(ctx context.Context, q stores.SessionQuery) (stores.SessionPage, error) {
 	var page stores.SessionPage
 	if q.Limit <= 0 {
 		return page, errors.New("session index query without a limit")
@@ -314,7 +374,11 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 	if err != nil {
 		return page, err
 	}
-	w := newSessionWindow(q.Start, q.End)
+	ws := newSessionWindows(q.Start, q.End, s.limits.queryLength())
+	if len(ws) > maxSessionWindows {
+		return page, backend.DownstreamError(fmt.Errorf("Loki queries at most %s at a time (max_query_length); a session list covers at most %d×%s, not %s",
+			model.Duration(s.limits.queryLength()), maxSessionWindows, model.Duration(s.limits.queryLength()), q.End.Sub(q.Start).Round(time.Second)))
+	}
 
 	parts := []partition{{}}
 	if q.Sessions != nil {
@@ -338,7 +402,7 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 	}
 
 	// Records first: its parts are those every other count fits in.
-	records, parts, err := s.countSessions(ctx, sq, parts, w, nil)
+	records, parts, err := s.countSessions(ctx, sq, parts, ws, nil)
 	if err != nil {
 		return page, err
 	}
@@ -354,16 +418,16 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 	var errs, matched map[string]int
 	g, gctx := errgroup.WithContext(ctx)
 	safego.Go(g, func() (err error) {
-		errs, _, err = s.countSessions(gctx, sq, parts, w, []string{errorsFilter})
+		errs, _, err = s.countSessions(gctx, sq, parts, ws, []string{errorsFilter})
 		return err
 	})
 	if len(sq.recordMatch) > 0 {
 		safego.Go(g, func() (err error) {
-			matched, _, err = s.countSessions(gctx, sq, parts, w, sq.recordMatch)
+			matched, _, err = s.countSessions(gctx, sq, parts, ws, sq.recordMatch)
 			return err
 		})
 	}
-	safego.Go(g, func() error { return s.placeExtents(gctx, sq, parts, w, aggs) })
+	safego.Go(g, func() error { return s.placeExtents(gctx, sq, parts, ws, aggs) })
 	if err := g.Wait(); err != nil {
 		return page, err
 	}
@@ -391,10 +455,10 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 		}
 		sort.Strings(unsure)
 		if len(unsure) > budget {
-			page.Warnings = append(page.Warnings, fmt.Sprintf("%d sessions last about the minimum duration to within Loki's %s step; %d were measured exactly, the others at step precision", len(unsure), w.step, budget))
+			page.Warnings = append(page.Warnings, fmt.Sprintf("%d sessions last about the minimum duration to within Loki's %s step; %d were measured exactly, the others at step precision", len(unsure), ws.step(), budget))
 			unsure = unsure[:budget]
 		}
-		missed, err := s.refineExtents(ctx, sq, w, aggs, unsure)
+		missed, err := s.refineExtents(ctx, sq, ws, aggs, unsure)
 		if err != nil {
 			return page, err
 		}
@@ -416,7 +480,7 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 		}
 	}
 	if len(toRefine) > max(budget, q.Limit) {
-		page.Warnings = append(page.Warnings, fmt.Sprintf("%d sessions may rank in the first %d to within Loki's %s step; the order among them is at step precision", len(toRefine), q.Limit, w.step))
+		page.Warnings = append(page.Warnings, fmt.Sprintf("%d sessions may rank in the first %d to within Loki's %s step; the order among them is at step precision", len(toRefine), q.Limit, ws.step()))
 		// Refine the likeliest: rank by the bounds' guess first.
 		rows := make([]stores.SessionRow, 0, len(toRefine))
 		for _, id := range toRefine {
@@ -428,12 +492,12 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 			toRefine = append(toRefine, r.SessionID)
 		}
 	}
-	missed, err := s.refineExtents(ctx, sq, w, aggs, toRefine)
+	missed, err := s.refineExtents(ctx, sq, ws, aggs, toRefine)
 	if err != nil {
 		return page, err
 	}
 	if unread += missed; unread > 0 {
-		page.Warnings = append(page.Warnings, fmt.Sprintf("Loki counted %d sessions whose lines it then did not return; their start and end are placed to within its %s step", unread, w.step))
+		page.Warnings = append(page.Warnings, fmt.Sprintf("Loki counted %d sessions whose lines it then did not return; their start and end are placed to within its %s step", unread, ws.step()))
 	}
 	for _, id := range cands {
 		page.Rows = append(page.Rows, aggs[id].row(id))
@@ -442,7 +506,7 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 	if len(page.Rows) > q.Limit {
 		page.Rows = page.Rows[:q.Limit]
 	}
-	if err := s.rowAttributes(ctx, sq, w, page.Rows); err != nil {
+	if err := s.rowAttributes(ctx, sq, ws, page.Rows); err != nil {
 		return page, err
 	}
 	return page, nil
@@ -512,26 +576,28 @@ func byBounds(ids []string, limit int, lo, hi func(string) int64) []string {
 // countSessions runs a per-session count over each part, splitting the
 // parts Loki refuses for max_query_series, and returns the counts and the
 // parts answered with at least one session.
-func (s *Store) countSessions(ctx context.Context, sq sessionQueries, parts []partition, w sessionWindow, extra []string) (map[string]int, []partition, error) {
+func (s *Store) countSessions(ctx context.Context, sq sessionQueries, parts []partition, ws sessionWindows, extra []string) (map[string]int, []partition, error) {
 	out := map[string]int{}
 	var answered []partition
 	var mu sync.Mutex
 	err := s.eachPart(ctx, parts, func(ctx context.Context, p partition) error {
-		logQL, err := sq.countQuery(p, w.rng, extra...)
-		if err != nil {
-			return err
-		}
-		res, err := s.metricQuery(ctx, queryPath, url.Values{
-			"query": {logQL},
-			"time":  {strconv.FormatInt(w.end.UnixNano(), 10)},
-		}, "vector")
-		if err != nil {
-			return err
-		}
 		counts := map[string]int{}
-		for _, r := range res.Data.Result {
-			n, _ := r.Value.count() // checked by metricQuery
-			counts[r.Metric[labelSession]] += n
+		for _, w := range ws {
+			logQL, err := sq.countQuery(p, w.rng, extra...)
+			if err != nil {
+				return err
+			}
+			res, err := s.metricQuery(ctx, queryPath, url.Values{
+				"query": {logQL},
+				"time":  {strconv.FormatInt(w.end.UnixNano(), 10)},
+			}, "vector")
+			if err != nil {
+				return err
+			}
+			for _, r := range res.Data.Result {
+				n, _ := r.Value.count() // checked by metricQuery
+				counts[r.Metric[labelSession]] += n
+			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -546,48 +612,58 @@ func (s *Store) countSessions(ctx context.Context, sq sessionQueries, parts []pa
 	return out, answered, err
 }
 
-// placeExtents places each member's first and last record in a step of w
-// with one query_range of the records count per part.
-func (s *Store) placeExtents(ctx context.Context, sq sessionQueries, parts []partition, w sessionWindow, aggs map[string]*sessionAgg) error {
+// placeExtents places each member's first and last record in a step
+// with one query_range of the records count per part and window.
+func (s *Store) placeExtents(ctx context.Context, sq sessionQueries, parts []partition, ws sessionWindows, aggs map[string]*sessionAgg) error {
 	var mu sync.Mutex
 	placed := map[string]bool{}
 	err := s.eachPart(ctx, parts, func(ctx context.Context, p partition) error {
-		logQL, err := sq.countQuery(p, w.step)
-		if err != nil {
-			return err
-		}
-		res, err := s.metricQuery(ctx, queryRangePath, url.Values{
-			"query": {logQL},
-			"start": {strconv.FormatInt(w.point(0).UnixNano(), 10)},
-			"end":   {strconv.FormatInt(w.end.UnixNano(), 10)},
-			"step":  {stepParam(w.step)},
-		}, "matrix")
-		if err != nil {
-			return err
+		type bounds struct{ firstLo, firstHi, lastLo, lastHi time.Time }
+		found := map[string]*bounds{}
+		for _, w := range ws {
+			logQL, err := sq.countQuery(p, w.step)
+			if err != nil {
+				return err
+			}
+			res, err := s.metricQuery(ctx, queryRangePath, url.Values{
+				"query": {logQL},
+				"start": {strconv.FormatInt(w.point(0).UnixNano(), 10)},
+				"end":   {strconv.FormatInt(w.end.UnixNano(), 10)},
+				"step":  {stepParam(w.step)},
+			}, "matrix")
+			if err != nil {
+				return err
+			}
+			for _, r := range res.Data.Result {
+				id := r.Metric[labelSession]
+				for _, v := range r.Values {
+					if n, err := v.count(); err != nil || n == 0 {
+						continue
+					}
+					k := w.bucket(v.t)
+					if k < 0 {
+						continue
+					}
+					lo, hi := w.bounds(k)
+					b := found[id]
+					if b == nil {
+						b = &bounds{lo, hi, lo, hi}
+						found[id] = b
+					}
+					if lo.Before(b.firstLo) {
+						b.firstLo, b.firstHi = lo, hi
+					}
+					if hi.After(b.lastHi) {
+						b.lastLo, b.lastHi = lo, hi
+					}
+				}
+			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		for _, r := range res.Data.Result {
-			id := r.Metric[labelSession]
-			a := aggs[id]
-			if a == nil {
-				continue // not a member (or arrived after the counts)
-			}
-			for _, v := range r.Values {
-				if n, err := v.count(); err != nil || n == 0 {
-					continue
-				}
-				k := w.bucket(v.t)
-				if k < 0 {
-					continue
-				}
-				lo, hi := w.bounds(k)
-				if !placed[id] || lo.Before(a.firstLo) {
-					a.firstLo, a.firstHi = lo, hi
-				}
-				if !placed[id] || hi.After(a.lastHi) {
-					a.lastLo, a.lastHi = lo, hi
-				}
+		for id, b := range found {
+			if a := aggs[id]; a != nil { // else not a member (or arrived after the counts)
+				a.firstLo, a.firstHi, a.lastLo, a.lastHi = b.firstLo, b.firstHi, b.lastLo, b.lastHi
 				placed[id] = true
 			}
 		}
@@ -598,7 +674,7 @@ func (s *Store) placeExtents(ctx context.Context, sq sessionQueries, parts []par
 	}
 	for id, a := range aggs {
 		if !placed[id] { // counted, but not in the range answer: anywhere in the window
-			a.firstLo, a.firstHi, a.lastLo, a.lastHi = w.from(), w.end, w.from(), w.end
+			a.firstLo, a.firstHi, a.lastLo, a.lastHi = ws.from(), ws.end(), ws.from(), ws.end()
 		}
 	}
 	return nil
@@ -609,10 +685,12 @@ func (s *Store) placeExtents(ctx context.Context, sq sessionQueries, parts []par
 func stepParam(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
 
 // refineExtents reads the exact first and last device record of each
-// session: one forward and one backward log query with limit=1. missed
+// session: one forward and one backward log query with limit=1 (over
+// the windows from the oldest, and from the newest, until one has a
+// line). missed
 // counts the sessions Loki counted but returned no line for (lines not yet
 // queryable, or gone): they keep their step bounds.
-func (s *Store) refineExtents(ctx context.Context, sq sessionQueries, w sessionWindow, aggs map[string]*sessionAgg, ids []string) (missed int, err error) {
+func (s *Store) refineExtents(ctx context.Context, sq sessionQueries, ws sessionWindows, aggs map[string]*sessionAgg, ids []string) (missed int, err error) {
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(queryConcurrency)
@@ -629,13 +707,22 @@ func (s *Store) refineExtents(ctx context.Context, sq sessionQueries, w sessionW
 		safego.Go(g, func() error {
 			var ends [2]time.Time
 			for i, dir := range []string{"forward", "backward"} {
-				qr, err := s.logQuery(gctx, logQL, w.from(), w.end, 1, dir)
-				if err != nil {
-					return err
-				}
-				recs, err := toRecords(qr)
-				if err != nil {
-					return s.client.NotTheAPI(queryRangePath, nil, err)
+				var recs []telemetry.LogRecord
+				for j := range ws {
+					w := ws[j]
+					if dir == "backward" {
+						w = ws[len(ws)-1-j]
+					}
+					qr, err := s.logQuery(gctx, logQL, w.from(), w.end, 1, dir)
+					if err != nil {
+						return err
+					}
+					if recs, err = toRecords(qr); err != nil {
+						return s.client.NotTheAPI(queryRangePath, nil, err)
+					}
+					if len(recs) > 0 {
+						break
+					}
 				}
 				if len(recs) == 0 { // not readable as it was counted: keep the bounds
 					mu.Lock()
@@ -658,7 +745,7 @@ func (s *Store) refineExtents(ctx context.Context, sq sessionQueries, w sessionW
 // rowAttributes fills in each row's app attributes: the least value of
 // each among the session's device records, from one count by the session
 // and the attributes per group of rows.
-func (s *Store) rowAttributes(ctx context.Context, sq sessionQueries, w sessionWindow, rows []stores.SessionRow) error {
+func (s *Store) rowAttributes(ctx context.Context, sq sessionQueries, ws sessionWindows, rows []stores.SessionRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -679,29 +766,31 @@ func (s *Store) rowAttributes(ctx context.Context, sq sessionQueries, w sessionW
 		if err != nil {
 			return err
 		}
-		logQL, err := CountBy(append([]string{labelSession}, rowLabels...), Query(sq.devices, pf), w.rng)
-		if err != nil {
-			return err
-		}
-		res, err := s.metricQuery(ctx, queryPath, url.Values{
-			"query": {logQL},
-			"time":  {strconv.FormatInt(w.end.UnixNano(), 10)},
-		}, "vector")
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, r := range res.Data.Result {
-			i, ok := index[r.Metric[labelSession]]
-			if !ok {
-				continue
+		for _, w := range ws {
+			logQL, err := CountBy(append([]string{labelSession}, rowLabels...), Query(sq.devices, pf), w.rng)
+			if err != nil {
+				return err
 			}
-			for j, l := range rowLabels {
-				if v := r.Metric[l]; v != "" && (least[i][j] == "" || v < least[i][j]) {
-					least[i][j] = v
+			res, err := s.metricQuery(ctx, queryPath, url.Values{
+				"query": {logQL},
+				"time":  {strconv.FormatInt(w.end.UnixNano(), 10)},
+			}, "vector")
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, r := range res.Data.Result {
+				i, ok := index[r.Metric[labelSession]]
+				if !ok {
+					continue
+				}
+				for j, l := range rowLabels {
+					if v := r.Metric[l]; v != "" && (least[i][j] == "" || v < least[i][j]) {
+						least[i][j] = v
+					}
 				}
 			}
+			mu.Unlock()
 		}
 		return nil
 	})

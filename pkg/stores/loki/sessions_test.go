@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -47,6 +48,21 @@ type fakeLoki struct {
 	// noLines answers every log query with no line (lines counted but not
 	// yet queryable).
 	noLines bool
+	// maxQueryLength, when set, is the tenant's max_query_length: a longer
+	// query (or metric range) is refused with Loki's 400.
+	maxQueryLength time.Duration
+}
+
+// tooLong refuses a query longer than the tenant's max_query_length.
+func (l *fakeLoki) tooLong(w http.ResponseWriter, length time.Duration) bool {
+	if l.maxQueryLength == 0 || length <= l.maxQueryLength {
+		return false
+	}
+	l.mu.Lock()
+	l.refusals++
+	l.mu.Unlock()
+	http.Error(w, fmt.Sprintf("the query time range exceeds the limit (query length: %s, limit: %s)", length, model.Duration(l.maxQueryLength)), http.StatusBadRequest)
+	return true
 }
 
 var (
@@ -167,6 +183,9 @@ func (l *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				fail("log query %v: %v", q, err)
 				return
 			}
+			if l.tooLong(w, end.Sub(start).Truncate(time.Millisecond)) {
+				return
+			}
 			l.mu.Lock()
 			l.logQs++
 			l.mu.Unlock()
@@ -202,6 +221,9 @@ func (l *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m := reMetric.FindStringSubmatch(q.Get("query"))
 		if m == nil || m[3] != strconv.FormatInt(step.Milliseconds(), 10) {
 			fail("range query %q: the range is not the step", q.Get("query"))
+			return
+		}
+		if l.tooLong(w, end.Sub(start)+step) {
 			return
 		}
 		filters, err := parseLogQuery(m[2])
@@ -303,6 +325,9 @@ func (l *fakeLoki) evalMetric(w http.ResponseWriter, query string, t time.Time, 
 		return nil, false
 	}
 	ms, _ := strconv.ParseInt(m[3], 10, 64)
+	if l.tooLong(w, time.Duration(ms)*time.Millisecond) {
+		return nil, false
+	}
 	by := strings.Split(m[1], ", ")
 	groups := map[string]*fakeGroup{}
 	for _, rec := range l.matching(filters, t.Add(-time.Duration(ms)*time.Millisecond), t) {
@@ -705,4 +730,44 @@ func TestSessionsCountedButUnreadLinesWarn(t *testing.T) {
 		assert.Equal(t, want.Rows[i].SessionID, r.SessionID, "distinct steps still order")
 		assert.WithinDuration(t, want.Rows[i].First, r.First, 720*time.Millisecond)
 	}
+}
+
+// A tenant whose max_query_length is shorter than the range: the refusal
+// is read, and the list asked again in windows within it, exactly.
+func TestSessionsSplitTheRangeForMaxQueryLength(t *testing.T) {
+	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	recs := fakeWorld(13, 80, start.Add(time.Hour), 72*time.Hour)
+	for _, q := range []stores.SessionQuery{
+		{Start: start, End: start.Add(80 * time.Hour), Limit: 10},
+		{Start: start, End: start.Add(80 * time.Hour), Limit: 10, Order: stores.OrderByDuration},
+		{Start: start, End: start.Add(80 * time.Hour), Limit: 100, ErrorsOnly: true, MinDuration: 30 * time.Minute},
+	} {
+		l, s := newFakeLoki(t, recs, 500)
+		l.maxQueryLength = 24 * time.Hour
+		got, err := s.Sessions(context.Background(), q)
+		require.NoError(t, err)
+		assert.Equal(t, referenceSessions(recs, q), got)
+		assert.Equal(t, 1, l.refusals, "one refusal teaches the limit")
+		assert.Equal(t, 24*time.Hour, s.limits.queryLength())
+	}
+	_, s := newFakeLoki(t, recs, 500)
+	_, err := s.Sessions(context.Background(), stores.SessionQuery{Start: start.Add(-400 * 24 * time.Hour), End: start, Limit: 10})
+	assert.ErrorContains(t, err, "max_query_length")
+}
+
+func TestSessionWindowsTileTheRange(t *testing.T) {
+	end := time.Date(2024, 5, 1, 10, 0, 0, 123456789, time.UTC)
+	start := end.Add(-(72*time.Hour + 1500*time.Microsecond))
+	ws := newSessionWindows(start, end, 24*time.Hour+time.Nanosecond)
+	require.Len(t, ws, 4)
+	assert.Equal(t, end, ws.end())
+	assert.Equal(t, end.Add(-newSessionWindow(start, end).rng+1), ws.from())
+	for i, w := range ws {
+		assert.LessOrEqual(t, w.rng, 24*time.Hour)
+		assert.Equal(t, w.rng, w.rng.Truncate(time.Millisecond), "a range of whole milliseconds")
+		if i > 0 {
+			assert.Equal(t, ws[i-1].end.Add(1), w.from(), "consecutive")
+		}
+	}
+	assert.Len(t, newSessionWindows(start, end, 721*time.Hour), 1)
 }
