@@ -315,7 +315,9 @@ func (a *sessionAgg) row(id string) stores.SessionRow {
 //
 // Loki refuses a metric query over more sessions than max_query_series
 // (500 by default): each refused query is asked again over the 16 parts of
-// the session-ID space one more hex digit of prefix picks, until each part
+// the session-ID space one more hex digit of prefix picks (`| session_id=~
+// "<prefix>.*"`, and a 17th part for IDs that do not go on in hex there,
+// so a malformed ID fails the call rather than vanish), until each part
 // fits; the parts are disjoint, so their counts add up. Nothing is cut: a
 // part that cannot be split fails the call.
 //
@@ -341,7 +343,8 @@ func (a *sessionAgg) row(id string) stores.SessionRow {
 //   - MinDuration is decided by the bounds where they decide it, and by
 //     the exact extent of the sessions whose bounds straddle it.
 //   - Past maxRefinedSessions sessions to refine (ties over many steps), the
-//     rest is ordered or filtered at step precision and a warning says so.
+//     rest is ordered or filtered at step precision and a warning says so;
+//     so is a session Loki counted but then returned no line of.
 //
 // A range longer than Loki's max_query_length (30d1h by default, or the
 // tenant's lower limit read from a refusal) is asked in consecutive windows
