@@ -38,6 +38,24 @@ import (
 //     X-Loki-Response-Encoding-Flags: categorize-labels, merged into the
 //     stream labels otherwise. A range longer than Loki's default
 //     max_query_length (30d1h) is refused, as a limit above 5000 is.
+//   - The session index's queries (pkg/stores/loki/sessions.go), over the
+//     device-records log query `{service_name="<app>"|=~".+"}
+//     | device_model_identifier!="" | session_id!=""` followed by exact
+//     label filters (`| name="v"`), `| error_type!=""` and a session_id
+//     part (`| session_id=~"<hex prefix>.*"`, the rest of a prefix
+//     `| session_id!~"<hex prefix>[0-9a-f].*"`, or an alternation of IDs):
+//     GET /loki/api/v1/query?query&time with
+//     `sum by (session_id[, the row attributes]) (count_over_time(<q> [<n>ms]))`,
+//     counted by VictoriaLogs (`stats by (…) count()`) over (time − n ms,
+//     time] as Loki's range is; GET /loki/api/v1/query_range?query&start&end&step
+//     with the same count by session_id over [<step>], each point t
+//     counting (t − step, t], answered as a matrix (points of 0 left out,
+//     timestamps in seconds at millisecond precision as Loki writes them;
+//     more than 11,000 points refused); and log queries
+//     `<q> | session_id="<id>"` with limit=1 forward or backward. A count
+//     over more series than max_query_series (500, Loki's default; a test
+//     may lower it) is answered 400 with Loki's text "maximum of series
+//     (500) reached for a single query" — an answer, not a refusal.
 //
 // Any other request shape is answered 400 and counted as refused; a test
 // using the double fails when it refused anything. No Loki code is used.
@@ -46,11 +64,13 @@ type lokiDouble struct {
 	doubleLog
 	vl     string
 	client *http.Client
+	// maxSeries is the tenant's max_query_series.
+	maxSeries int
 }
 
 func newLokiDouble(t testing.TB, victoriaLogsURL string) *lokiDouble {
 	t.Helper()
-	d := &lokiDouble{vl: strings.TrimRight(victoriaLogsURL, "/"), client: &http.Client{Timeout: 30 * time.Second}}
+	d := &lokiDouble{vl: strings.TrimRight(victoriaLogsURL, "/"), client: &http.Client{Timeout: 30 * time.Second}, maxSeries: lokiMaxSeries}
 	d.doubleLog.name = "loki double"
 	d.Server = httptest.NewServer(http.HandlerFunc(d.handle)) // 127.0.0.1
 	t.Cleanup(d.Close)
@@ -66,6 +86,9 @@ const (
 	lokiFlagsHeader      = "X-Loki-Response-Encoding-Flags"
 	lokiFlagCategorize   = "categorize-labels"
 	lokiQueryRangeRoute  = "/loki/api/v1/query_range"
+	lokiInstantRoute     = "/loki/api/v1/query"
+	lokiMaxSeries        = 500   // max_query_series
+	lokiMaxPoints        = 11000 // points per series of a query_range
 	lokiSessionLabel     = "session_id"
 	lokiTraceLabel       = "trace_id"
 	victoriaLogsQueryAPI = "/select/logsql/query"
@@ -131,11 +154,21 @@ func (d *lokiDouble) handle(w http.ResponseWriter, r *http.Request) {
 		d.refuse(w, r, "method %s", r.Method)
 		return
 	}
-	if r.URL.Path != lokiQueryRangeRoute {
+	q := r.URL.Query()
+	switch {
+	case r.URL.Path == lokiInstantRoute:
+		d.handleSessionCount(w, r)
+		return
+	case r.URL.Path == lokiQueryRangeRoute && q.Has("step"):
+		d.handleSessionExtent(w, r)
+		return
+	case r.URL.Path == lokiQueryRangeRoute && strings.HasPrefix(q.Get("query"), "{") && strings.Contains(q.Get("query"), lokiDeviceFilters):
+		d.handleSessionEnd(w, r)
+		return
+	case r.URL.Path != lokiQueryRangeRoute:
 		d.refuse(w, r, "no such route")
 		return
 	}
-	q := r.URL.Query()
 	if err := exactParams(q, []string{"query", "start", "end", "limit", "direction"}, nil); err != nil {
 		d.refuse(w, r, "%v", err)
 		return
@@ -221,6 +254,11 @@ func (d *lokiDouble) victoriaLogs(ctx context.Context, f logQLFilters, start, en
 		order = "_time desc"
 	}
 	logsQL += fmt.Sprintf(" | sort by (%s) limit %d", order, limit)
+	return d.victoriaLogsRows(ctx, logsQL, start, end)
+}
+
+// victoriaLogsRows runs LogsQL over [start, end) and returns its rows.
+func (d *lokiDouble) victoriaLogsRows(ctx context.Context, logsQL string, start, end time.Time) ([]map[string]string, error) {
 	params := url.Values{
 		"query": {logsQL},
 		"start": {start.UTC().Format(time.RFC3339Nano)},

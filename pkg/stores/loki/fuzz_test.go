@@ -3,6 +3,7 @@ package loki
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"testing"
@@ -11,8 +12,10 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/stitch-observability/stitch/pkg/settings"
+	"github.com/stitch-observability/stitch/pkg/stores"
 	"github.com/stitch-observability/stitch/pkg/stores/contracttest"
 	"github.com/stitch-observability/stitch/pkg/stores/storehttp"
+	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
 
 // Fuzz tests of the readers of Loki's answers: query_range JSON and the
@@ -128,6 +131,45 @@ func FuzzLearnLimits(f *testing.F) {
 		}
 		if l.learn(&storehttp.Error{Store: st, StatusCode: 400, Msg: msg}) {
 			t.Fatalf("%q: the same refusal taught twice", msg)
+		}
+	})
+}
+
+// FuzzSessionQueries: whatever the matched values, the session index's
+// log query reads back as the selector and filters it was built from, each
+// value whole (nothing a value holds ends its literal).
+func FuzzSessionQueries(f *testing.F) {
+	f.Add("stitch-ios", "1.0", "wifi")
+	f.Add(`ios"} | x`, "1.0\n\\", `wifi" or 1=1`)
+	f.Add("", "\x00\xff", "`")
+	f.Fuzz(func(t *testing.T, app, version, network string) {
+		sq, err := buildSessionQueries(stores.SessionQuery{
+			Match:       []telemetry.KV{{Key: "service.name", Value: app}, {Key: "service.version", Value: version}},
+			RecordMatch: []telemetry.KV{{Key: "network.connection.type", Value: network}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		filters, err := parseLogQuery(Query(sq.devices, sq.recordMatch...))
+		if err != nil {
+			t.Fatalf("%q: %v", sq.devices, err)
+		}
+		want := map[string]string{"service_version": version, "network_connection_type": network}
+		if app != "" {
+			if filters[0].value != app || filters[0].op != "=" {
+				t.Fatalf("selector %+v, want %q", filters[0], app)
+			}
+		} else {
+			want["service_name"] = ""
+		}
+		got := map[string]string{}
+		for _, fl := range filters[1:] {
+			if fl.op == "=" {
+				got[fl.name] = fl.value
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("filters %v, want %v", got, want)
 		}
 	})
 }

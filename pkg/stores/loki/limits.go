@@ -29,14 +29,49 @@ var (
 	// the limit (query length: %s, limit: %s)", the limit a Prometheus
 	// duration (30d1h).
 	reQueryTooLong = regexp.MustCompile(`the query time range exceeds the limit \(query length: [^,]*, limit: ([0-9a-zµ.]+)\)`)
+	// Loki's refusal of a metric query whose result (or, for an
+	// aggregation its query frontend cannot shard, an intermediate result)
+	// has more series than the tenant's max_query_series (500 by
+	// default), answered 400: "maximum of series (%d) reached for a single
+	// query" (logqlmodel's series limit error); releases since mid-2025 say
+	// "maximum number of series (%d) reached for a single query" and add
+	// advice after a ";". Both are read.
+	reMaxSeries = regexp.MustCompile(`maximum (?:number )?of series \((\d+)\) reached for a single query`)
 )
+
+// defaultMaxQuerySeries is Loki's max_query_series default.
+const defaultMaxQuerySeries = 500
+
+// maxSeriesRefusal reads Loki's refusal of a metric query over too many
+// series: the tenant's limit, or 0 when err is not that refusal.
+func maxSeriesRefusal(err error) int {
+	var se *storehttp.Error
+	if !errors.As(err, &se) || se.StatusCode != http.StatusBadRequest {
+		return 0
+	}
+	m := reMaxSeries.FindStringSubmatch(se.Msg)
+	if m == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n < 0 {
+		return 0
+	}
+	if n == 0 {
+		return -1 // a limit of 0 series: nothing can be asked
+	}
+	return n
+}
 
 // tenantLimits are the limits this Loki showed for the tenant; zero means
 // Loki's default. They only ever go down.
 type tenantLimits struct {
 	maxEntries     storehttp.LearnedLimit
 	maxQueryLength storehttp.LearnedLimit // time.Duration
+	maxSeries      storehttp.LearnedLimit
 }
+
+func (l *tenantLimits) series() int { return int(l.maxSeries.Or(defaultMaxQuerySeries)) }
 
 func (l *tenantLimits) entries() int { return int(l.maxEntries.Or(maxEntriesPerQuery)) }
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/otlptranslator"
 )
@@ -77,4 +78,80 @@ func LabelRegexFilter(name string, values []string) (string, error) {
 func Query(selector string, filters ...string) string {
 	parts := append([]string{selector}, filters...)
 	return strings.Join(parts, " ")
+}
+
+// LabelNotEmptyFilter renders `| name!=""`: the label (stream label or
+// structured metadata) is there with a value.
+func LabelNotEmptyFilter(name string) (string, error) {
+	if !labelName.MatchString(name) {
+		return "", fmt.Errorf("%w %q", ErrBadLabelName, name)
+	}
+	return "| " + name + `!=""`, nil
+}
+
+// hexPrefix is a prefix of a lowercase hex ID.
+var hexPrefix = regexp.MustCompile(`^[0-9a-f]*$`)
+
+// LabelHexPrefixFilter renders `| name=~"<prefix>.*"`: a label whose value
+// starts with a lowercase hex prefix (Loki anchors label regexes, so the
+// ".*" lets the rest of the value through).
+func LabelHexPrefixFilter(name, prefix string) (string, error) {
+	if !labelName.MatchString(name) {
+		return "", fmt.Errorf("%w %q", ErrBadLabelName, name)
+	}
+	if prefix == "" || !hexPrefix.MatchString(prefix) {
+		return "", fmt.Errorf("session ID prefix %q is not lowercase hex", prefix)
+	}
+	return "| " + name + "=~" + Quote(prefix+".*"), nil
+}
+
+// LabelNotHexFilter renders `| name!~"<prefix>[0-9a-f].*"`: a label whose
+// value does not continue a lowercase hex prefix with a hex digit.
+func LabelNotHexFilter(name, prefix string) (string, error) {
+	if !labelName.MatchString(name) {
+		return "", fmt.Errorf("%w %q", ErrBadLabelName, name)
+	}
+	if !hexPrefix.MatchString(prefix) {
+		return "", fmt.Errorf("session ID prefix %q is not lowercase hex", prefix)
+	}
+	return "| " + name + "!~" + Quote(prefix+"[0-9a-f].*"), nil
+}
+
+// StreamSelector renders `{name="value"}`, or AllStreams for an empty
+// value (Loki refuses a selector whose only matcher matches the empty
+// string; the caller filters on the value instead).
+func StreamSelector(name, value string) (string, error) {
+	if !labelName.MatchString(name) {
+		return "", fmt.Errorf("%w %q", ErrBadLabelName, name)
+	}
+	if value == "" {
+		return AllStreams, nil
+	}
+	return "{" + name + "=" + Quote(value) + "}", nil
+}
+
+// CountBy renders `sum by (labels) (count_over_time(<logQuery> [<rng>]))`:
+// the number of log lines of each label set in the rng before each
+// evaluation time. Loki's range durations have the syntax of Prometheus'
+// (whole milliseconds at the finest), so rng is rounded up to one.
+func CountBy(by []string, logQuery string, rng time.Duration) (string, error) {
+	for _, l := range by {
+		if !labelName.MatchString(l) {
+			return "", fmt.Errorf("%w %q", ErrBadLabelName, l)
+		}
+	}
+	if len(by) == 0 {
+		return "", errors.New("a count by labels needs a label")
+	}
+	return fmt.Sprintf("sum by (%s) (count_over_time(%s [%s]))", strings.Join(by, ", "), logQuery, Duration(rng)), nil
+}
+
+// Duration renders d as a LogQL range duration in whole milliseconds,
+// rounded up (at least 1ms).
+func Duration(d time.Duration) string {
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	if ms < 1 {
+		ms = 1
+	}
+	return strconv.FormatInt(int64(ms), 10) + "ms"
 }

@@ -1,6 +1,7 @@
 // Package loki is the log store adapter for Grafana Loki's public HTTP API:
 // LogQL range queries over what OTLP ingestion stored, structured metadata
-// read back under the schema's attribute names. No Loki code is used (Loki is
+// read back under the schema's attribute names, and the session index
+// (sessions.go) as LogQL metric queries counting device records by session. No Loki code is used (Loki is
 // AGPL-licensed): requests and answers follow Loki's API documentation;
 // testdata/README.md lists each documented behaviour relied on.
 package loki

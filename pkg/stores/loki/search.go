@@ -266,12 +266,19 @@ func (s *Store) queryRange(start, end time.Time) (time.Time, time.Time) {
 // queryWindow runs a log query forward in time over one window. Loki's end
 // is exclusive; one nanosecond more keeps a record at the window's end.
 func (s *Store) queryWindow(ctx context.Context, logQL string, w queryWindow, limit int) (*queryResponse, error) {
+	return s.logQuery(ctx, logQL, w.start, w.end, limit, "forward")
+}
+
+// logQuery runs a log query over [start, end] (end included: Loki's is
+// exclusive, so one nanosecond more), the first limit lines in direction
+// (forward: oldest first; backward: newest first).
+func (s *Store) logQuery(ctx context.Context, logQL string, start, end time.Time, limit int, direction string) (*queryResponse, error) {
 	params := url.Values{
 		"query":     {logQL},
-		"start":     {strconv.FormatInt(w.start.UnixNano(), 10)},
-		"end":       {strconv.FormatInt(w.end.UnixNano()+1, 10)},
+		"start":     {strconv.FormatInt(start.UnixNano(), 10)},
+		"end":       {strconv.FormatInt(end.UnixNano()+1, 10)},
 		"limit":     {strconv.Itoa(limit)},
-		"direction": {"forward"},
+		"direction": {direction},
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.client.URL(queryRangePath, params), nil)
 	if err != nil {
