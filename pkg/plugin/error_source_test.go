@@ -100,7 +100,7 @@ var storeKinds = []storeKind{
 	// log coverage for propagationHealth, Loki cannot. The log store is
 	// the sessions list's index.
 	{settings.KindVictoriaLogs, settings.RoleLogs, []string{query.TypeSessions, query.TypeSessionTimeline, query.TypeErrorCascades, query.TypePropagationHealth}},
-	{settings.KindLoki, settings.RoleLogs, []string{query.TypeSessionTimeline, query.TypeErrorCascades}},
+	{settings.KindLoki, settings.RoleLogs, []string{query.TypeSessions, query.TypeSessionTimeline, query.TypeErrorCascades}},
 	// Prometheus' exemplars lead to the sessions behind a spike; its
 	// request-duration histograms give the latency breakdown.
 	{settings.KindPrometheus, settings.RoleMetrics, []string{query.TypeExemplarSessions, query.TypeLatencyBreakdown}},

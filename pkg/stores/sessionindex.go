@@ -1,38 +1,9 @@
 package stores
 
 import (
-	"sort"
-
 	"github.com/stitch-observability/stitch/pkg/schema"
 	"github.com/stitch-observability/stitch/pkg/telemetry"
 )
-
-// SortSessionRows orders rows as a SessionQuery's Order asks, descending,
-// the session ID breaking ties: the order every session index answers in,
-// so the pages of several queries merge into one.
-func SortSessionRows(rows []SessionRow, o SessionOrder) {
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		switch o {
-		case OrderByDuration:
-			if da, db := a.Last.Sub(a.First), b.Last.Sub(b.First); da != db {
-				return da > db
-			}
-		case OrderByErrors:
-			if a.Errors != b.Errors {
-				return a.Errors > b.Errors
-			}
-			if !a.First.Equal(b.First) {
-				return a.First.After(b.First)
-			}
-		default:
-			if !a.First.Equal(b.First) {
-				return a.First.After(b.First)
-			}
-		}
-		return a.SessionID < b.SessionID
-	})
-}
 
 // IndexSessions answers a SessionQuery over records in memory: the
 // semantics every session index implements, written once for the stores'

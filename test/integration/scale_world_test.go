@@ -335,3 +335,48 @@ func TestScaleSessionsStoreRequestsFollowTheLimit(t *testing.T) {
 		assert.LessOrEqual(t, n, 2+len(tr.Services)+2+limit*2, "limit %d", limit)
 	}
 }
+
+// The same totals through the Tempo and Loki test doubles (Loki's
+// documented metric queries and its 500-series limit, answered from the
+// scale stack's VictoriaLogs; Tempo's search from its Jaeger). The endpoint
+// filter is left out here: it asks Tempo's TraceQL metrics, which the Tempo
+// double does not serve (its contract fixtures pin that path).
+func TestScaleTempoLokiSessionsTotalsMatchTruth(t *testing.T) {
+	tr := scaleWorld(t)
+	tempo := newTempoDouble(t, scaleStack.JaegerURL())
+	loki := newLokiDouble(t, scaleStack.VictoriaLogsURL())
+	t.Cleanup(func() {
+		tempo.check(t)
+		loki.check(t)
+	})
+	inst := newInstance(t, map[string]any{"traces": storeJSON("tempo", tempo.URL), "logs": storeJSON("loki", loki.URL)}, nil)
+	from, to := scaleRange(tr)
+	first := tr.Sessions[len(tr.Sessions)/3]
+	count := func(keep func(s scaleworld.SessionTruth) bool) int {
+		n := 0
+		for _, s := range tr.Sessions {
+			if keep(s) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, c := range []struct {
+		name   string
+		filter map[string]any
+		want   int
+	}{
+		{"all", map[string]any{}, len(tr.Sessions)},
+		{"errorsOnly", map[string]any{"errorsOnly": true}, tr.Aggregates.SessionsWithError},
+		{"appVersion", map[string]any{"appVersion": first.Version}, count(func(s scaleworld.SessionTruth) bool { return s.Version == first.Version })},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.filter["appService"] = tr.App
+			c.filter["limit"] = 20
+			f, total, _ := sessionsPage(t, inst, from, to, c.filter)
+			assert.Equal(t, c.want, total, "the store counts every matching session")
+			assert.Equal(t, min(20, c.want), f.Rows())
+			t.Logf("tempo+loki %s: total %d, store requests %d", c.name, total, customInt(t, f, "storeRequests"))
+		})
+	}
+}
