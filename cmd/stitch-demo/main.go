@@ -118,12 +118,18 @@ func run(ctx context.Context) error {
 	from, to := gt.Run.Started.Add(-10*time.Minute), gt.Run.Finished.Add(10*time.Minute)
 
 	done = phase("sessions: the demo world's sessions, top 10 by errors (QueryData over gRPC)")
-	frames, err := query(ctx, grafana, inst, map[string]any{"queryType": "sessions", "limit": 1000}, from, to)
+	frames, err := query(ctx, grafana, inst, map[string]any{"queryType": "sessions", "appService": gt.App.ServiceName, "orderBy": "errors", "limit": 10}, from, to)
 	if err != nil {
 		return err
 	}
 	sessionsFrame := frames[0]
-	fmt.Printf("   %d sessions in the window\n", sessionsFrame.Rows())
+	matching := sessionsFrame.Rows()
+	if custom, ok := sessionsFrame.Meta.Custom.(map[string]any); ok {
+		if n, ok := custom["total"].(float64); ok {
+			matching = int(n)
+		}
+	}
+	fmt.Printf("   %d sessions of %s in the window (counted by the log store); the %d with the most errors:\n", matching, gt.App.ServiceName, sessionsFrame.Rows())
 	fmt.Println(indent(textview.SessionsTable(sessionsFrame, 10)))
 	printNotices(frames)
 	done()
