@@ -3,7 +3,6 @@ package query
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // TypeExemplarSessions finds the sessions behind a latency or error spike of
@@ -37,23 +36,17 @@ func ParseExemplarSessions(raw json.RawMessage) (ExemplarSessions, error) {
 	if err := json.Unmarshal(raw, &q); err != nil {
 		return q, &FieldError{Field: fieldOf(err), Msg: fmt.Sprintf("wrong type: %v", err)}
 	}
-	q.Endpoint = strings.TrimSpace(q.Endpoint)
-	switch {
-	case q.Endpoint == "":
+	if err := checkFilter("endpoint", &q.Endpoint); err != nil {
+		return q, err
+	}
+	if q.Endpoint == "" {
 		return q, &FieldError{Field: "endpoint", Msg: "missing; give the url.template of the app's requests, e.g. /v1/search"}
-	case len(q.Endpoint) > maxFilterLength:
-		return q, &FieldError{Field: "endpoint", Msg: fmt.Sprintf("longer than %d characters", maxFilterLength)}
-	case strings.ContainsAny(q.Endpoint, "\x00\n\r"):
-		return q, &FieldError{Field: "endpoint", Msg: "contains a control character"}
 	}
 	if q.MinDurationMs < 0 {
 		return q, &FieldError{Field: "minDurationMs", Msg: "must not be negative"}
 	}
-	switch {
-	case q.Limit == 0:
-		q.Limit = DefaultExemplarSessionsLimit
-	case q.Limit < 0 || q.Limit > MaxExemplarSessionsLimit:
-		return q, &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", MaxExemplarSessionsLimit, q.Limit)}
+	if err := checkLimitWithin(&q.Limit, DefaultExemplarSessionsLimit, MaxExemplarSessionsLimit); err != nil {
+		return q, err
 	}
 	return q, nil
 }

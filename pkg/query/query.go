@@ -134,12 +134,8 @@ func ParseSessions(raw json.RawMessage) (Sessions, error) {
 		name string
 		v    *string
 	}{{"appService", &q.AppService}, {"appVersion", &q.AppVersion}, {"osVersion", &q.OSVersion}, {"deviceModel", &q.DeviceModel}, {"networkType", &q.NetworkType}, {"endpoint", &q.Endpoint}} {
-		*f.v = strings.TrimSpace(*f.v)
-		if len(*f.v) > maxFilterLength {
-			return q, &FieldError{Field: f.name, Msg: fmt.Sprintf("longer than %d characters", maxFilterLength)}
-		}
-		if strings.ContainsAny(*f.v, "\x00\n\r") {
-			return q, &FieldError{Field: f.name, Msg: "contains a control character"}
+		if err := checkFilter(f.name, f.v); err != nil {
+			return q, err
 		}
 	}
 	if q.MinDurationMs < 0 {
@@ -310,12 +306,29 @@ func contains(list []string, s string) bool {
 }
 
 // checkLimit defaults a list query's limit and bounds it.
-func checkLimit(limit *int) error {
+func checkLimit(limit *int) error { return checkLimitWithin(limit, DefaultSessionsLimit, MaxSessionsLimit) }
+
+// checkLimitWithin defaults a limit of 0 to def and refuses one outside
+// 1..most.
+func checkLimitWithin(limit *int, def, most int) error {
 	switch {
 	case *limit == 0:
-		*limit = DefaultSessionsLimit
-	case *limit < 0 || *limit > MaxSessionsLimit:
-		return &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", MaxSessionsLimit, *limit)}
+		*limit = def
+	case *limit < 0 || *limit > most:
+		return &FieldError{Field: "limit", Msg: fmt.Sprintf("must be between 1 and %d, got %d", most, *limit)}
+	}
+	return nil
+}
+
+// checkFilter trims a filter value and refuses one too long or holding a
+// control character (it is an exact match, never a pattern).
+func checkFilter(field string, v *string) error {
+	*v = strings.TrimSpace(*v)
+	if len(*v) > maxFilterLength {
+		return &FieldError{Field: field, Msg: fmt.Sprintf("longer than %d characters", maxFilterLength)}
+	}
+	if strings.ContainsAny(*v, "\x00\n\r") {
+		return &FieldError{Field: field, Msg: "contains a control character"}
 	}
 	return nil
 }
