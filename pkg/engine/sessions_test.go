@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // without saying which.
 type cappedStore struct {
 	traces   []telemetry.Trace
-	searches int
+	searches atomic.Int64 // rows are searched concurrently
 }
 
 func newCappedStore(sessions int, endpoint func(i int) string) *cappedStore {
@@ -42,7 +43,7 @@ func (s *cappedStore) Trace(context.Context, string, time.Time, time.Time) (*tel
 	return nil, stores.ErrNotFound
 }
 func (s *cappedStore) SearchTraces(_ context.Context, q stores.TraceSearch) (stores.TraceSearchResult, error) {
-	s.searches++
+	s.searches.Add(1)
 	res := stores.TraceSearchResult{Complete: true}
 	for i := len(s.traces) - 1; i >= 0; i-- { // newest first, unlike time order asked
 		t := s.traces[i]
@@ -92,7 +93,7 @@ func TestSessionsCountsEverySessionAndShowsTheLimit(t *testing.T) {
 	assert.Equal(t, 1, res.Sessions[0].Requests, "a shown row has its requests from the trace store")
 	require.Len(t, res.Notices, 1)
 	assert.Equal(t, "showing 10 of 2500 matching sessions (limit), latest first", res.Notices[0].Text)
-	assert.Equal(t, 10, traces.searches, "one trace search per shown row, none for the rest")
+	assert.EqualValues(t, 10, traces.searches.Load(), "one trace search per shown row, none for the rest")
 }
 
 // An endpoint filter reads every trace of the endpoint however many the
@@ -128,7 +129,7 @@ func TestSessionMetricsCountedByTheLogStore(t *testing.T) {
 	e := &Engine{Traces: traces, Logs: countingLogs{deviceLogsOf(traces)}, Limits: DefaultLimits}
 	res, err := e.SessionMetrics(context.Background(), query.SessionMetrics{Metric: correlation.MetricSessions}, t0, t0.Add(3*time.Minute), time.Minute)
 	require.NoError(t, err)
-	assert.Zero(t, traces.searches, "the counts come from the log store, no trace is read")
+	assert.Zero(t, traces.searches.Load(), "the counts come from the log store, no trace is read")
 	require.Len(t, res.Series, 1)
 	var got []float64
 	for _, v := range res.Series[0].Values {
@@ -182,7 +183,7 @@ func TestSessionsEndpointFilterCountedByTheTraceStore(t *testing.T) {
 		res, err := e.Sessions(context.Background(), query.Sessions{Endpoint: "/checkout", Limit: 5, OrderBy: "start"}, t0, t0.Add(time.Hour))
 		require.NoError(t, err)
 		assert.Equal(t, 100, res.Total)
-		assert.Equal(t, 5, traces.searches, "no trace read for the filter, one search per shown row")
+		assert.EqualValues(t, 5, traces.searches.Load(), "no trace read for the filter, one search per shown row")
 		cut := false
 		for _, n := range res.Notices {
 			cut = cut || (n.Cause == CauseStore && n.Severity == SeverityWarning)
