@@ -307,13 +307,13 @@ func (e *Engine) latencySeries(ctx context.Context, q query.SessionMetrics, from
 		}
 		label = l
 	}
-	if q.Metric != correlation.MetricClientLatencyP95 && q.GroupBy != "" && q.GroupBy != correlation.GroupEndpoint {
+	switch {
+	case q.Metric == correlation.MetricNetworkLatencyP95 && q.GroupBy != correlation.GroupEndpoint:
+		return nil, &query.FieldError{Field: "groupBy", Msg: fmt.Sprintf(
+			"%s is per endpoint (the client's and the server's histograms join on the endpoint's route): group by endpoint", q.Metric)}
+	case q.Metric == correlation.MetricServerLatencyP95 && q.GroupBy != "" && q.GroupBy != correlation.GroupEndpoint:
 		return nil, &query.FieldError{Field: "groupBy", Msg: fmt.Sprintf(
 			"%s cannot be split by %s: the backend's request-duration histogram is labelled by route and service, not by the app's dimensions; group by endpoint, or not at all", q.Metric, q.GroupBy)}
-	}
-	if q.Metric == correlation.MetricNetworkLatencyP95 && q.GroupBy == "" {
-		return nil, &query.FieldError{Field: "groupBy", Msg: fmt.Sprintf(
-			"%s is per endpoint (client and server time join on the endpoint's route): group by endpoint", q.Metric)}
 	}
 	if step <= 0 || !to.After(from) {
 		return nil, nil

@@ -335,7 +335,7 @@ func TestLatencySeriesRefusals(t *testing.T) {
 		want string
 	}{
 		"server by app version": {query.SessionMetrics{Metric: correlation.MetricServerLatencyP95, GroupBy: correlation.GroupAppVersion}, "serverLatencyP95 cannot be split by appVersion"},
-		"network by network":    {query.SessionMetrics{Metric: correlation.MetricNetworkLatencyP95, GroupBy: correlation.GroupNetworkType}, "networkLatencyP95 cannot be split by networkType"},
+		"network by network":    {query.SessionMetrics{Metric: correlation.MetricNetworkLatencyP95, GroupBy: correlation.GroupNetworkType}, "networkLatencyP95 is per endpoint"},
 		"network ungrouped":     {query.SessionMetrics{Metric: correlation.MetricNetworkLatencyP95}, "networkLatencyP95 is per endpoint"},
 	} {
 		h := &histogramStore{}
