@@ -278,6 +278,9 @@ func TestLatencySeriesMatchTheLatencyBreakdown(t *testing.T) {
 		if !assert.True(t, ok, "the breakdown has server time for %s", ep) {
 			continue
 		}
+		if p := series[ep]; p != nil {
+			t.Logf("%s: serverLatencyP95 %.1f ms, breakdown server p95 %.1f ms", ep, *p, want)
+		}
 		withinABucket(t, "serverLatencyP95 of "+ep, series[ep], want)
 	}
 
@@ -296,6 +299,7 @@ func TestLatencySeriesMatchTheLatencyBreakdown(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%s: per-minute server p95 peak %.1f ms, seeded delay %d ms", slow.URLTemplate, peak, gt.Faults.SlowEndpoint.MinDelayMs)
 	assert.GreaterOrEqual(t, peak, float64(gt.Faults.SlowEndpoint.MinDelayMs), "the slow endpoint's per-minute server p95 reaches the seeded delay")
 
 	r = ask(map[string]any{"queryType": "sessionMetrics", "metric": "serverLatencyP95", "groupBy": "appVersion"}, time.Minute)
