@@ -2,8 +2,6 @@ package correlation
 
 import (
 	"math"
-	"sort"
-	"time"
 
 	"github.com/stitch-observability/stitch/pkg/schema"
 )
@@ -28,9 +26,6 @@ var groupAttribute = map[string]string{
 	GroupDeviceModel: schema.AttrDeviceModelIdentifier,
 	GroupNetworkType: schema.AttrNetworkConnectionType,
 }
-
-// Percentiles are the p50, p95 and p99 of a set of durations.
-type Percentiles struct{ P50, P95, P99 time.Duration }
 
 // LatencyGroup is one row of the breakdown, read from request-duration
 // histograms: times in milliseconds, NaN where unknown.
@@ -69,17 +64,4 @@ func (g *LatencyGroup) ErrorRate() float64 {
 		return 0
 	}
 	return float64(g.Errors) / float64(g.Requests)
-}
-
-// percentiles uses the nearest-rank method on the sorted durations.
-func percentiles(d []time.Duration) Percentiles {
-	if len(d) == 0 {
-		return Percentiles{}
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	rank := func(p float64) time.Duration {
-		i := int(math.Ceil(p*float64(len(d)))) - 1
-		return d[min(max(i, 0), len(d)-1)]
-	}
-	return Percentiles{P50: rank(0.50), P95: rank(0.95), P99: rank(0.99)}
 }

@@ -39,13 +39,15 @@ type Series struct {
 }
 
 type bucketAcc struct {
-	sessions, errSessions   map[string]float64 // session → weight
-	client, server, network []time.Duration
-	expected, covered       int
+	sessions, errSessions map[string]float64 // session → weight
+	expected, covered     int
 }
 
 // SessionMetric computes one metric over [from, to) in buckets of step,
-// optionally grouped. Sessions are counted once per bucket they were active
+// optionally grouped, from the traces read: the session counts, the error
+// session ratio, propagation coverage and new cascade signatures (the
+// latency metrics come from the metric store's histograms, and have no
+// value here). Sessions are counted once per bucket they were active
 // in; with a sampling rate r < 1 recorded on the app's spans, a sampled
 // session counts 1/r (Weighted says so). Times are on the backend clock
 // (each session's device offset removed).
@@ -92,11 +94,6 @@ func SessionMetric(x *Index, metric, groupBy string, from, to time.Time, step ti
 		if IsErrorRequest(c) {
 			b.errSessions[sid] = w
 		}
-		b.client = append(b.client, c.Duration)
-		if r.ServerRoot != nil {
-			b.server = append(b.server, r.ServerRoot.Duration)
-			b.network = append(b.network, r.NetworkTime())
-		}
 		if !SessionSampledOut(c) {
 			b.expected++
 			if r.ServerRoot != nil {
@@ -132,7 +129,6 @@ func sum(m map[string]float64) float64 {
 
 func bucketValue(metric string, b *bucketAcc) *float64 {
 	v := func(f float64) *float64 { return &f }
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	if b == nil {
 		switch metric {
 		case MetricSessions, MetricSessionsWithErrors:
@@ -148,18 +144,6 @@ func bucketValue(metric string, b *bucketAcc) *float64 {
 	case MetricErrorSessionRatio:
 		if n := sum(b.sessions); n > 0 {
 			return v(sum(b.errSessions) / n)
-		}
-	case MetricClientLatencyP95:
-		if len(b.client) > 0 {
-			return v(ms(percentiles(b.client).P95))
-		}
-	case MetricServerLatencyP95:
-		if len(b.server) > 0 {
-			return v(ms(percentiles(b.server).P95))
-		}
-	case MetricNetworkLatencyP95:
-		if len(b.network) > 0 {
-			return v(ms(percentiles(b.network).P95))
 		}
 	case MetricPropagationCoverage:
 		if b.expected > 0 {

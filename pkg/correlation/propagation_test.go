@@ -109,9 +109,12 @@ func TestSessionMetric(t *testing.T) {
 	assert.Equal(t, 1.0, val(ratio[0], 0))
 	assert.InDelta(t, 1.0/3, val(ratio[0], 1), 1e-9, "the sampled-out session failed in bucket 1")
 
+	// Latency comes from the metric store's histograms, not a sample of
+	// traces.
 	server := SessionMetric(NewIndex(traces), MetricServerLatencyP95, "", from, to, step)
-	assert.Equal(t, 100.0, val(server[0], 0))
-	assert.Nil(t, server[0].Values[1])
+	for _, v := range server[0].Values {
+		assert.Nil(t, v)
+	}
 
 	assert.Nil(t, SessionMetric(NewIndex(traces), MetricSessions, "", to, from, step))
 }

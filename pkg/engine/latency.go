@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/stitch-observability/stitch/pkg/correlation"
 	"github.com/stitch-observability/stitch/pkg/query"
+	"github.com/stitch-observability/stitch/pkg/safego"
 	"github.com/stitch-observability/stitch/pkg/stores"
 )
 
@@ -242,4 +246,256 @@ func firstN(s []string, n int) []string {
 		return append(s[:n:n], fmt.Sprintf("%d more", len(s)-n))
 	}
 	return s
+}
+
+// The sessionMetrics latency metrics are series of the same histograms, one
+// point per bucket of the panel's interval.
+
+// collectorFlush is how often the reference collector's span metrics
+// connector writes the histogram (its metrics_flush_interval).
+const collectorFlush = 15 * time.Second
+
+// latencyWindow is the window each point of a latency series reads: the
+// histogram's growth over the window ending at the bucket's end. At least
+// the step, so that every observation lands in a point; and at least four
+// flushes of the collector, so that a window always holds several samples
+// of each series even when a flush or a scrape is late or missed (a window
+// of one flush interval would see no sample at all in some buckets, and
+// flicker between empty and full). With a step below a minute the points
+// overlap: each is the last minute's figure.
+func latencyWindow(step time.Duration) time.Duration {
+	return max(step, 4*collectorFlush).Truncate(time.Second)
+}
+
+// isLatencyMetric tells the session metrics the histograms answer.
+func isLatencyMetric(metric string) bool {
+	switch metric {
+	case correlation.MetricClientLatencyP95, correlation.MetricServerLatencyP95, correlation.MetricNetworkLatencyP95:
+		return true
+	}
+	return false
+}
+
+// errNoMetricStoreForSeries is ErrNoMetricStore, saying what the latency
+// metrics need it for.
+type errNoMetricStoreForSeries struct{ metric string }
+
+func (e errNoMetricStoreForSeries) Error() string {
+	return fmt.Sprintf("no metrics store is configured (metrics.kind prometheus): %s comes from its request-duration histograms", e.metric)
+}
+
+func (errNoMetricStoreForSeries) Is(target error) bool { return target == ErrNoMetricStore }
+
+// latencySeries computes a latency session metric over [from, to) in
+// buckets of step from the request-duration histograms: every request
+// counts, whatever the size of the trace store. The client p95 splits by
+// any dimension (the app's client series carry them all); the server p95
+// by endpoint only (the server series of the route equal to the endpoint's
+// url.template, from the service that serves it most, as the latency
+// breakdown joins them) or not at all (every backend server span); the
+// network figure, per endpoint only, is the client's mean minus the
+// server's mean (two p95s do not subtract).
+func (e *Engine) latencySeries(ctx context.Context, q query.SessionMetrics, from, to time.Time, step time.Duration, ns *notices) ([]*correlation.Series, error) {
+	if e.Metrics == nil {
+		return nil, errNoMetricStoreForSeries{q.Metric}
+	}
+	var label string
+	if q.GroupBy != "" {
+		l, ok := groupLabel[q.GroupBy]
+		if !ok {
+			return nil, &query.FieldError{Field: "groupBy", Msg: fmt.Sprintf("%q is not a dimension", q.GroupBy)}
+		}
+		label = l
+	}
+	switch {
+	case q.Metric == correlation.MetricNetworkLatencyP95 && q.GroupBy != correlation.GroupEndpoint:
+		return nil, &query.FieldError{Field: "groupBy", Msg: fmt.Sprintf(
+			"%s is per endpoint (the client's and the server's histograms join on the endpoint's route): group by endpoint", q.Metric)}
+	case q.Metric == correlation.MetricServerLatencyP95 && q.GroupBy != "" && q.GroupBy != correlation.GroupEndpoint:
+		return nil, &query.FieldError{Field: "groupBy", Msg: fmt.Sprintf(
+			"%s cannot be split by %s: the backend's request-duration histogram is labelled by route and service, not by the app's dimensions; group by endpoint, or not at all", q.Metric, q.GroupBy)}
+	}
+	if step <= 0 || !to.After(from) {
+		return nil, nil
+	}
+	metric := e.RequestDurationMetric
+	scale := msPerUnit(metric)
+	nb := int((to.Sub(from) + step - 1) / step)
+	// A bucket [t, t+step) is the point at its end, over the window
+	// ending there.
+	sq := func(kind string, groupBy []string, phi float64) stores.HistogramSeriesQuery {
+		return stores.HistogramSeriesQuery{
+			Metric: metric, Match: []stores.LabelMatch{{Name: labelSpanKind, Value: kind}}, GroupBy: groupBy, Quantile: phi,
+			Start: from.Add(step), End: from.Add(time.Duration(nb) * step), Step: step, Window: latencyWindow(step),
+		}
+	}
+	read := func(q stores.HistogramSeriesQuery, side string) ([]stores.HistogramSeries, error) {
+		r, err := e.Metrics.HistogramSeries(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range r.Warnings {
+			ns.store(roleMetrics, "%s histogram: %s", side, w)
+		}
+		return r.Series, nil
+	}
+	// layout lays a store's series out in the buckets, grouped by key.
+	layout := func(in []stores.HistogramSeries, key func(stores.HistogramSeries) string) map[string][]float64 {
+		out := map[string][]float64{}
+		for _, s := range in {
+			k := key(s)
+			vs := out[k]
+			if vs == nil {
+				vs = make([]float64, nb)
+				for i := range vs {
+					vs[i] = math.NaN()
+				}
+				out[k] = vs
+			}
+			for j, t := range s.Times {
+				if i := int(t.Sub(from)/step) - 1; i >= 0 && i < nb && !math.IsNaN(s.Values[j]) {
+					vs[i] = s.Values[j] * scale
+				}
+			}
+		}
+		return out
+	}
+	byLabel := func(l string) func(stores.HistogramSeries) string {
+		return func(s stores.HistogramSeries) string { return s.Labels[l] }
+	}
+	var values map[string][]float64
+	switch {
+	case q.Metric == correlation.MetricClientLatencyP95:
+		var groupBy []string
+		if label != "" {
+			groupBy = []string{label}
+		}
+		s, err := read(sq(clientSpanKind, groupBy, 0.95), "client")
+		if err != nil {
+			return nil, err
+		}
+		values = layout(s, byLabel(label))
+	case q.GroupBy == "":
+		s, err := read(sq(serverSpanKind, nil, 0.95), "server")
+		if err != nil {
+			return nil, err
+		}
+		values = layout(s, byLabel(""))
+	default: // server p95 or network time, by endpoint
+		serving, err := e.servingJobs(ctx, from, to, ns)
+		if err != nil {
+			return nil, err
+		}
+		served := func(s stores.HistogramSeries) bool { return serving[s.Labels[labelRoute]] == s.Labels[labelJob] }
+		phi := 0.95
+		if q.Metric == correlation.MetricNetworkLatencyP95 {
+			phi = 0
+		}
+		s, err := read(sq(serverSpanKind, []string{labelRoute, labelJob}, phi), "server")
+		if err != nil {
+			return nil, err
+		}
+		values = layout(slices.DeleteFunc(s, func(s stores.HistogramSeries) bool { return !served(s) }), byLabel(labelRoute))
+		if q.Metric == correlation.MetricNetworkLatencyP95 {
+			c, err := read(sq(clientSpanKind, []string{labelEndpoint}, 0), "client")
+			if err != nil {
+				return nil, err
+			}
+			client := layout(c, byLabel(labelEndpoint))
+			for ep, server := range values {
+				cs := client[ep]
+				for i := range server {
+					if cs == nil {
+						server[i] = math.NaN()
+					} else {
+						server[i] = cs[i] - server[i] // NaN when either is
+					}
+				}
+			}
+			ns.query("%s is the mean client time minus the mean server time of each endpoint's requests in each bucket (network and queueing time): a difference of means, not a p95, since two p95s do not subtract", q.Metric)
+		}
+	}
+	if len(values) == 0 {
+		ns.query("no request in this time range: %s has no matching series that grew in it (is the collector's span metrics connector writing to this Prometheus?)", metric)
+		if q.GroupBy == "" {
+			values = layout([]stores.HistogramSeries{{}}, byLabel("")) // one series, so an alert sees no value, not no series
+		}
+	}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]*correlation.Series, 0, len(keys))
+	for _, k := range keys {
+		s := &correlation.Series{Group: k, Times: make([]time.Time, nb), Values: make([]*float64, nb)}
+		for i, v := range values[k] {
+			s.Times[i] = from.Add(time.Duration(i) * step)
+			if !math.IsNaN(v) {
+				s.Values[i] = &v
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// servingJobs is, per endpoint the app called in [from, to], the service
+// whose server spans on the route equal to it are its server time: the one
+// with the most requests there (as the latency breakdown joins them).
+func (e *Engine) servingJobs(ctx context.Context, from, to time.Time, ns *notices) (map[string]string, error) {
+	var client, server stores.HistogramResult
+	g, gctx := errgroup.WithContext(ctx)
+	safego.Go(g, func() (err error) {
+		client, err = e.Metrics.Histogram(gctx, stores.HistogramQuery{Metric: e.RequestDurationMetric,
+			Match: []stores.LabelMatch{{Name: labelSpanKind, Value: clientSpanKind}}, GroupBy: []string{labelEndpoint}, Start: from, End: to})
+		return err
+	})
+	safego.Go(g, func() (err error) {
+		server, err = e.Metrics.Histogram(gctx, stores.HistogramQuery{Metric: e.RequestDurationMetric,
+			Match: []stores.LabelMatch{{Name: labelSpanKind, Value: serverSpanKind}}, GroupBy: []string{labelRoute, labelJob}, Start: from, End: to})
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	endpoints := map[string]bool{}
+	for _, c := range client.Groups {
+		if ep := c.Labels[labelEndpoint]; ep != "" {
+			endpoints[ep] = true
+		}
+	}
+	out := map[string]string{}
+	count := map[string]float64{}
+	services := map[string]int{}
+	for _, s := range server.Groups {
+		route, job := s.Labels[labelRoute], s.Labels[labelJob]
+		if !endpoints[route] {
+			continue
+		}
+		services[route]++
+		if c, ok := count[route]; !ok || s.Count > c || (s.Count == c && job < out[route]) {
+			out[route], count[route] = job, s.Count
+		}
+	}
+	var missing, shared []string
+	for ep := range endpoints {
+		if _, ok := out[ep]; !ok {
+			missing = append(missing, ep)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		ns.query("%d endpoints have no server time: no backend server span in this range has an http.route equal to their url.template (%s)", len(missing), strings.Join(firstN(missing, 5), ", "))
+	}
+	for route, n := range services {
+		if n > 1 {
+			shared = append(shared, fmt.Sprintf("%s (%s taken, of %d services)", route, out[route], n))
+		}
+	}
+	if len(shared) > 0 {
+		sort.Strings(shared)
+		ns.query("several services serve the route of %s: the one with the most requests is shown", strings.Join(firstN(shared, 5), "; "))
+	}
+	return out, nil
 }

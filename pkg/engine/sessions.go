@@ -533,6 +533,14 @@ func (e *Engine) SessionMetrics(ctx context.Context, q query.SessionMetrics, fro
 	res := &MetricsResult{}
 	var ns notices
 	defer func() { res.Notices = ns.all() }()
+	if isLatencyMetric(q.Metric) {
+		series, err := e.latencySeries(ctx, q, from, to, step, &ns)
+		if err != nil {
+			return nil, err
+		}
+		res.Series = series
+		return res, nil
+	}
 	if counter, ok := e.Logs.(stores.SessionCounter); ok && countedBySessionIndex(q) {
 		counts, err := counter.SessionCounts(ctx, stores.SessionCountQuery{Start: from, End: to, Step: step, GroupBy: correlation.GroupAttribute(q.GroupBy)})
 		if err != nil {

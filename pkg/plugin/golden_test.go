@@ -266,6 +266,37 @@ func (m memoryMetricStore) Histogram(_ context.Context, q stores.HistogramQuery)
 	return res, nil
 }
 
+// HistogramSeries groups the golden histogram's matching series like
+// Histogram: every observation was made at t0, so a point has a value when
+// its window holds t0, the group's nearest-rank quantile or mean.
+func (m memoryMetricStore) HistogramSeries(ctx context.Context, q stores.HistogramSeriesQuery) (stores.HistogramSeriesResult, error) {
+	var res stores.HistogramSeriesResult
+	var phis []float64
+	if q.Quantile > 0 {
+		phis = []float64{q.Quantile}
+	}
+	h, err := m.Histogram(ctx, stores.HistogramQuery{Metric: q.Metric, Match: q.Match, GroupBy: q.GroupBy, Quantiles: phis, Start: q.Start, End: q.End})
+	if err != nil {
+		return res, err
+	}
+	for _, g := range h.Groups {
+		s := stores.HistogramSeries{Labels: g.Labels}
+		for t := q.Start; !t.After(q.End); t = t.Add(q.Step) {
+			if !t0.After(t) && t0.After(t.Add(-q.Window)) {
+				v := g.Sum / g.Count
+				if q.Quantile > 0 {
+					v = g.Quantiles[0]
+				}
+				s.Times, s.Values = append(s.Times, t), append(s.Values, v)
+			}
+		}
+		if len(s.Times) > 0 {
+			res.Series = append(res.Series, s)
+		}
+	}
+	return res, nil
+}
+
 // goldenExemplars are the request-duration histogram's exemplars of the
 // golden world: the failed POST /orders (trace 1), and one whose trace the
 // store does not hold (sampled out).
@@ -293,20 +324,23 @@ func goldenDatasource(t *testing.T) *Datasource {
 func TestGoldenResponses(t *testing.T) {
 	ds := goldenDatasource(t)
 	cases := map[string]string{
-		"sessions":                    `{"queryType":"sessions"}`,
-		"sessions_errors_only":        `{"queryType":"sessions","errorsOnly":true}`,
-		"session_timeline":            `{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `"}`,
-		"trace_to_session":            `{"queryType":"traceToSession","traceId":"` + gid(1, 32) + `"}`,
-		"trace_to_session_not_found":  `{"queryType":"traceToSession","traceId":"` + gid(9, 32) + `"}`,
-		"latency_by_endpoint":         `{"queryType":"latencyBreakdown"}`,
-		"error_cascades":              `{"queryType":"errorCascades"}`,
-		"session_waterfall_only":      `{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `","frames":["waterfall"]}`,
-		"propagation_health":          `{"queryType":"propagationHealth"}`,
-		"session_metrics_sessions":    `{"queryType":"sessionMetrics","metric":"sessions"}`,
-		"session_metrics_by_endpoint": `{"queryType":"sessionMetrics","metric":"serverLatencyP95","groupBy":"endpoint"}`,
-		"exemplar_sessions":           `{"queryType":"exemplarSessions","endpoint":"/orders"}`,
-		"exemplar_sessions_errors":    `{"queryType":"exemplarSessions","endpoint":"/orders","errorsOnly":true,"minDurationMs":500}`,
-		"latency_by_endpoint_device":  `{"queryType":"latencyBreakdown","groupBy":["endpoint","deviceModel"]}`,
+		"sessions":                              `{"queryType":"sessions"}`,
+		"sessions_errors_only":                  `{"queryType":"sessions","errorsOnly":true}`,
+		"session_timeline":                      `{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `"}`,
+		"trace_to_session":                      `{"queryType":"traceToSession","traceId":"` + gid(1, 32) + `"}`,
+		"trace_to_session_not_found":            `{"queryType":"traceToSession","traceId":"` + gid(9, 32) + `"}`,
+		"latency_by_endpoint":                   `{"queryType":"latencyBreakdown"}`,
+		"error_cascades":                        `{"queryType":"errorCascades"}`,
+		"session_waterfall_only":                `{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `","frames":["waterfall"]}`,
+		"propagation_health":                    `{"queryType":"propagationHealth"}`,
+		"session_metrics_sessions":              `{"queryType":"sessionMetrics","metric":"sessions"}`,
+		"session_metrics_by_endpoint":           `{"queryType":"sessionMetrics","metric":"serverLatencyP95","groupBy":"endpoint"}`,
+		"session_metrics_client_p95_by_version": `{"queryType":"sessionMetrics","metric":"clientLatencyP95","groupBy":"appVersion"}`,
+		"session_metrics_server_p95":            `{"queryType":"sessionMetrics","metric":"serverLatencyP95"}`,
+		"session_metrics_network_by_endpoint":   `{"queryType":"sessionMetrics","metric":"networkLatencyP95","groupBy":"endpoint"}`,
+		"exemplar_sessions":                     `{"queryType":"exemplarSessions","endpoint":"/orders"}`,
+		"exemplar_sessions_errors":              `{"queryType":"exemplarSessions","endpoint":"/orders","errorsOnly":true,"minDurationMs":500}`,
+		"latency_by_endpoint_device":            `{"queryType":"latencyBreakdown","groupBy":["endpoint","deviceModel"]}`,
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -326,20 +360,22 @@ func TestGoldenResponses(t *testing.T) {
 func TestInvalidQueriesNameTheField(t *testing.T) {
 	ds := goldenDatasource(t)
 	cases := map[string]struct{ raw, field string }{
-		"bad session id":    {`{"queryType":"sessionTimeline","sessionId":"nope"}`, "sessionId"},
-		"no session id":     {`{"queryType":"sessionTimeline"}`, "sessionId: missing"},
-		"bad limit":         {`{"queryType":"sessions","limit":5000}`, "limit: must be between 1 and 1000"},
-		"limit not number":  {`{"queryType":"sessions","limit":"ten"}`, "limit"},
-		"negative minimum":  {`{"queryType":"sessions","minDurationMs":-1}`, "minDurationMs"},
-		"bad trace id":      {`{"queryType":"traceToSession","traceId":"xyz"}`, "traceId"},
-		"control in filter": {`{"queryType":"sessions","appVersion":"1\n2"}`, "appVersion"},
-		"bad groupBy":       {`{"queryType":"latencyBreakdown","groupBy":["password"]}`, "groupBy"},
-		"groupBy twice":     {`{"queryType":"latencyBreakdown","groupBy":["endpoint","endpoint"]}`, "groupBy"},
-		"no metric":         {`{"queryType":"sessionMetrics"}`, "metric: missing"},
-		"unknown metric":    {`{"queryType":"sessionMetrics","metric":"cpu"}`, "metric"},
-		"metric groupBy":    {`{"queryType":"sessionMetrics","metric":"sessions","groupBy":"user"}`, "groupBy"},
-		"unknown frame":     {`{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `","frames":["graph"]}`, "frames"},
-		"cascade limit":     {`{"queryType":"errorCascades","limit":0.5}`, "limit"},
+		"bad session id":            {`{"queryType":"sessionTimeline","sessionId":"nope"}`, "sessionId"},
+		"no session id":             {`{"queryType":"sessionTimeline"}`, "sessionId: missing"},
+		"bad limit":                 {`{"queryType":"sessions","limit":5000}`, "limit: must be between 1 and 1000"},
+		"limit not number":          {`{"queryType":"sessions","limit":"ten"}`, "limit"},
+		"negative minimum":          {`{"queryType":"sessions","minDurationMs":-1}`, "minDurationMs"},
+		"bad trace id":              {`{"queryType":"traceToSession","traceId":"xyz"}`, "traceId"},
+		"control in filter":         {`{"queryType":"sessions","appVersion":"1\n2"}`, "appVersion"},
+		"bad groupBy":               {`{"queryType":"latencyBreakdown","groupBy":["password"]}`, "groupBy"},
+		"groupBy twice":             {`{"queryType":"latencyBreakdown","groupBy":["endpoint","endpoint"]}`, "groupBy"},
+		"no metric":                 {`{"queryType":"sessionMetrics"}`, "metric: missing"},
+		"unknown metric":            {`{"queryType":"sessionMetrics","metric":"cpu"}`, "metric"},
+		"metric groupBy":            {`{"queryType":"sessionMetrics","metric":"sessions","groupBy":"user"}`, "groupBy"},
+		"server p95 by app version": {`{"queryType":"sessionMetrics","metric":"serverLatencyP95","groupBy":"appVersion"}`, "groupBy: serverLatencyP95 cannot be split by appVersion"},
+		"network p95 ungrouped":     {`{"queryType":"sessionMetrics","metric":"networkLatencyP95"}`, "groupBy: networkLatencyP95 is per endpoint"},
+		"unknown frame":             {`{"queryType":"sessionTimeline","sessionId":"` + goldenSession + `","frames":["graph"]}`, "frames"},
+		"cascade limit":             {`{"queryType":"errorCascades","limit":0.5}`, "limit"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -44,6 +44,10 @@ type MetricStore interface {
 	// observation count and sum, and the count of those that match the
 	// error matchers. Groups with no observation are left out.
 	Histogram(ctx context.Context, q HistogramQuery) (HistogramResult, error)
+	// HistogramSeries reads one figure of a histogram (a quantile, or the
+	// mean) as a time series per group: one point per step, each over the
+	// observations made in the window ending at it.
+	HistogramSeries(ctx context.Context, q HistogramSeriesQuery) (HistogramSeriesResult, error)
 }
 
 // LabelMatch matches one series label: equal to Value, or, with Regex, fully
@@ -88,6 +92,40 @@ type HistogramResult struct {
 	// Resets counts the series whose counters went back in the window (a
 	// restarted writer): their counts before the reset are not included.
 	Resets int
+}
+
+// HistogramSeriesQuery asks for one figure of a histogram (its name without
+// the _bucket, _sum and _count suffixes) as time series, in the series
+// matching every matcher of Match, grouped by the labels of GroupBy: a point
+// at Start, Start+Step, … up to End, each over the observations made in the
+// Window ending at it.
+type HistogramSeriesQuery struct {
+	Metric  string
+	Match   []LabelMatch
+	GroupBy []string
+	// Quantile is the φ (0 < φ < 1) to estimate per point; 0 asks for the
+	// mean (sum / count) instead.
+	Quantile   float64
+	Start, End time.Time
+	Step       time.Duration
+	Window     time.Duration
+}
+
+// HistogramSeries is one group's series; Values[i] is the figure at
+// Times[i], NaN where the window held no observation.
+type HistogramSeries struct {
+	// Labels holds the value of each GroupBy label ("" when absent).
+	Labels map[string]string
+	Times  []time.Time
+	Values []float64
+}
+
+// HistogramSeriesResult is what a histogram series read found: the groups
+// with at least one point.
+type HistogramSeriesResult struct {
+	Series []HistogramSeries
+	// Warnings the store returned with its answer (partial data).
+	Warnings []string
 }
 
 // ExemplarSearch asks for the exemplars of one metric's series whose labels

@@ -72,9 +72,23 @@ const METRIC_OPTIONS: Array<SelectableValue<SessionMetric>> = [
   { label: 'Sessions', value: 'sessions', description: 'Sessions active in each interval' },
   { label: 'Sessions with errors', value: 'sessionsWithErrors', description: 'Sessions with a failed request' },
   { label: 'Error-session ratio', value: 'errorSessionRatio', description: 'Sessions with errors / sessions (0..1)' },
-  { label: 'Client latency p95', value: 'clientLatencyP95', description: "The app's request time, ms" },
-  { label: 'Server latency p95', value: 'serverLatencyP95', description: 'The backend span each request caused, ms' },
-  { label: 'Network latency p95', value: 'networkLatencyP95', description: 'Client − server time, ms' },
+  {
+    label: 'Client latency p95',
+    value: 'clientLatencyP95',
+    description: "The app's request time, ms, from the Prometheus request-duration histogram; any group",
+  },
+  {
+    label: 'Server latency p95',
+    value: 'serverLatencyP95',
+    description:
+      "The backend's server time on the endpoint's route, ms, from the Prometheus request-duration histogram; ungrouped or by endpoint",
+  },
+  {
+    label: 'Network latency p95',
+    value: 'networkLatencyP95',
+    description:
+      'Not a p95: mean client time − mean server time per endpoint (network and queueing), ms, from the Prometheus histograms; by endpoint',
+  },
   {
     label: 'Propagation coverage',
     value: 'propagationCoverage',

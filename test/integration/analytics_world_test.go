@@ -216,6 +216,98 @@ func TestLatencyBreakdownMatchesGroundTruth(t *testing.T) {
 	})
 }
 
+// The sessionMetrics latency series come from the same request-duration
+// histograms as the latency breakdown: over one bucket spanning the
+// breakdown's range, serverLatencyP95 by endpoint is the breakdown's server
+// p95 of each of the run's endpoints, within one histogram bucket (the
+// series' window is the bucket, and it joins route and service as the
+// breakdown does); per minute over the world's window, the slow endpoint's
+// series reaches the seeded delay. Server time by an app dimension is an
+// error that says why.
+func TestLatencySeriesMatchTheLatencyBreakdown(t *testing.T) {
+	gt := sharedWorld(t)
+	require.True(t, gt.Collector, "the world went through the collector's span metrics")
+	slow := gt.Request(gt.Faults.SlowEndpoint.Requests[0])
+	require.NotNil(t, slow)
+	inst := newInstance(t, stackSettings(), nil)
+	// One bucket, aligned as the plugin aligns buckets (to multiples of
+	// the step), holding the world and its collector's flushes.
+	step := time.Hour
+	from := gt.Run.Started.Add(-time.Second).Truncate(step)
+	for from.Add(step).Before(gt.Run.Finished.Add(10 * time.Minute)) {
+		step *= 2
+		from = gt.Run.Started.Add(-time.Second).Truncate(step)
+	}
+	to := from.Add(step)
+	ask := func(model map[string]any, interval time.Duration) backend.DataResponse {
+		q, err := pluginharness.Query("A", model, from, to)
+		require.NoError(t, err)
+		q.Interval = interval
+		res, err := grafana.QueryData(testContext(t), inst, q)
+		require.NoError(t, err)
+		return res.Responses["A"]
+	}
+
+	r := ask(map[string]any{"queryType": "latencyBreakdown", "groupBy": []string{"endpoint"}, "limit": 1000}, time.Minute)
+	require.NoError(t, r.Error)
+	f := frameByName(r.Frames, "latency")
+	require.NotNil(t, f)
+	breakdown := map[string]float64{}
+	endpoint, serverP95 := column(t, f, "endpoint"), column(t, f, "serverP95")
+	for i := 0; i < f.Rows(); i++ {
+		if p := serverP95.At(i).(*float64); p != nil {
+			breakdown[endpoint.At(i).(string)] = *p
+		}
+	}
+
+	r = ask(map[string]any{"queryType": "sessionMetrics", "metric": "serverLatencyP95", "groupBy": "endpoint"}, step)
+	require.NoError(t, r.Error)
+	series := map[string]*float64{}
+	for _, f := range r.Frames {
+		assert.Equal(t, data.FrameTypeTimeSeriesMulti, f.Meta.Type)
+		v := column(t, f, "value")
+		require.Equal(t, 1, v.Len(), "one bucket")
+		series[v.Labels["endpoint"]] = v.At(0).(*float64)
+	}
+	own := map[string]bool{}
+	for _, req := range gt.Requests {
+		own[req.URLTemplate] = true
+	}
+	for ep := range own {
+		want, ok := breakdown[ep]
+		if !assert.True(t, ok, "the breakdown has server time for %s", ep) {
+			continue
+		}
+		if p := series[ep]; p != nil {
+			t.Logf("%s: serverLatencyP95 %.1f ms, breakdown server p95 %.1f ms", ep, *p, want)
+		}
+		withinABucket(t, "serverLatencyP95 of "+ep, series[ep], want)
+	}
+
+	// Per minute, the slow endpoint's server p95 reaches the seeded delay.
+	r = ask(map[string]any{"queryType": "sessionMetrics", "metric": "serverLatencyP95", "groupBy": "endpoint"}, time.Minute)
+	require.NoError(t, r.Error)
+	peak := 0.0
+	for _, f := range r.Frames {
+		v := column(t, f, "value")
+		if v.Labels["endpoint"] != slow.URLTemplate {
+			continue
+		}
+		for i := 0; i < v.Len(); i++ {
+			if p := v.At(i).(*float64); p != nil {
+				peak = max(peak, *p)
+			}
+		}
+	}
+	t.Logf("%s: per-minute server p95 peak %.1f ms, seeded delay %d ms", slow.URLTemplate, peak, gt.Faults.SlowEndpoint.MinDelayMs)
+	assert.GreaterOrEqual(t, peak, float64(gt.Faults.SlowEndpoint.MinDelayMs), "the slow endpoint's per-minute server p95 reaches the seeded delay")
+
+	r = ask(map[string]any{"queryType": "sessionMetrics", "metric": "serverLatencyP95", "groupBy": "appVersion"}, time.Minute)
+	require.Error(t, r.Error)
+	assert.Contains(t, r.Error.Error(), "serverLatencyP95 cannot be split by appVersion")
+	assert.Equal(t, backend.ErrorSourceDownstream, r.ErrorSource)
+}
+
 // The seeded cascade (inventory → orders → gateway → app) is the run's app's
 // top cause signature, with every cascade session among its sessions. The
 // query has no app filter; a signature names the app first, so the run's
@@ -323,7 +415,7 @@ func TestSessionMetricsOverTheWorld(t *testing.T) {
 	gt := sharedWorld(t)
 	versions := appVersions(gt)
 	inst := newInstance(t, stackSettings(), nil)
-	for _, metric := range []string{"sessions", "errorSessionRatio", "serverLatencyP95", "propagationCoverage"} {
+	for _, metric := range []string{"sessions", "errorSessionRatio", "clientLatencyP95", "propagationCoverage"} {
 		q := worldQuery(t, gt, map[string]any{"queryType": "sessionMetrics", "metric": metric, "groupBy": "appVersion"})
 		q.Interval = time.Minute
 		res, err := grafana.QueryData(testContext(t), inst, q)
