@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stitch-observability/stitch/internal/demoworld"
@@ -153,7 +154,7 @@ func runLoad(gt *demoworld.GroundTruth, inst pluginharness.Instance, workers int
 				default:
 					// A store that failed or timed out under the load is
 					// a failure too, even though the answer is partial.
-					if ns := storeNotices(res.Responses["A"].Frames); len(ns) > 0 {
+					if ns := storeFaultNotices(res.Responses["A"].Frames); len(ns) > 0 {
 						failures = append(failures, fmt.Sprintf("%s: %s", typ, ns[0]))
 					}
 				}
@@ -250,4 +251,24 @@ func BenchmarkLoadMixed(b *testing.B) {
 	}
 	// Wall-clock figures only: ns/op of one 60 s run says nothing.
 	b.ReportMetric(0, "ns/op")
+}
+
+// storeFaultNotices are the notices whose cause is a store (failed, timed
+// out, partial), from the frames' custom metadata; a notice about the
+// query itself (a sample, a limit) is not a fault of the load.
+func storeFaultNotices(fs data.Frames) []string {
+	var out []string
+	for _, f := range fs {
+		if f.Meta == nil {
+			continue
+		}
+		custom, _ := f.Meta.Custom.(map[string]any)
+		notices, _ := custom["notices"].([]any)
+		for _, n := range notices {
+			if m, ok := n.(map[string]any); ok && m["cause"] == "store" {
+				out = append(out, fmt.Sprint(m["text"]))
+			}
+		}
+	}
+	return out
 }

@@ -223,7 +223,23 @@ func TestScaleSessionsTotalsMatchTruth(t *testing.T) {
 // slices' errorsOnly pages is exactly the truth's (recall and precision 1).
 func TestScaleEveryErrorSessionIsReachable(t *testing.T) {
 	tr := scaleWorld(t)
-	inst := newInstance(t, scaleSettings(), nil)
+	t.Run("jaeger+victorialogs", func(t *testing.T) { checkErrorSessionsReachable(t, tr, newInstance(t, scaleSettings(), nil)) })
+	t.Run("tempo+loki doubles", func(t *testing.T) { checkErrorSessionsReachable(t, tr, scaleTempoLokiInstance(t)) })
+}
+
+// scaleTempoLokiInstance is a plugin instance on the Tempo and Loki doubles
+// over the scale world's stack; each double's refusals fail the test.
+func scaleTempoLokiInstance(t *testing.T) pluginharness.Instance {
+	tempo := newTempoDouble(t, scaleStack.JaegerURL())
+	loki := newLokiDouble(t, scaleStack.VictoriaLogsURL())
+	t.Cleanup(func() {
+		tempo.check(t)
+		loki.check(t)
+	})
+	return newInstance(t, map[string]any{"traces": storeJSON("tempo", tempo.URL), "logs": storeJSON("loki", loki.URL)}, nil)
+}
+
+func checkErrorSessionsReachable(t *testing.T, tr *scaleworld.Truth, inst pluginharness.Instance) {
 	want := map[string]bool{}
 	for _, s := range tr.Sessions {
 		if s.HasError {
@@ -343,13 +359,7 @@ func TestScaleSessionsStoreRequestsFollowTheLimit(t *testing.T) {
 // double does not serve (its contract fixtures pin that path).
 func TestScaleTempoLokiSessionsTotalsMatchTruth(t *testing.T) {
 	tr := scaleWorld(t)
-	tempo := newTempoDouble(t, scaleStack.JaegerURL())
-	loki := newLokiDouble(t, scaleStack.VictoriaLogsURL())
-	t.Cleanup(func() {
-		tempo.check(t)
-		loki.check(t)
-	})
-	inst := newInstance(t, map[string]any{"traces": storeJSON("tempo", tempo.URL), "logs": storeJSON("loki", loki.URL)}, nil)
+	inst := scaleTempoLokiInstance(t)
 	from, to := scaleRange(tr)
 	first := tr.Sessions[len(tr.Sessions)/3]
 	count := func(keep func(s scaleworld.SessionTruth) bool) int {

@@ -32,10 +32,9 @@ const (
 
 // Sessions aggregates the device records of [q.Start, q.End] by session.id
 // in VictoriaLogs and returns the top q.Limit sessions in q.Order with the
-// number that matched. Two queries share one pipeline: one sorts and cuts
-// the rows, the other counts them (`stats count()` over the per-session
-// rows), so Total is VictoriaLogs' count, never the length of what was
-// read. A restriction to given sessions goes in chunks whose totals add up
+// number that matched: `total_stats count()` counts the per-session rows
+// before `sort` and `limit` cut the page, so Total is VictoriaLogs' count,
+// never the length of what was read. A restriction to given sessions goes in chunks whose totals add up
 // (the chunks are disjoint).
 func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.SessionPage, error) {
 	var page stores.SessionPage
@@ -56,32 +55,30 @@ func (s *Store) Sessions(ctx context.Context, q stores.SessionQuery) (stores.Ses
 	answers := make([]answer, len(chunks))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
-	for i, chunk := range chunks {
+	for ci, chunk := range chunks {
 		safego.Go(g, func() error {
-			pipeline := SessionPipeline(q, chunk)
-			rows, err := s.query(gctx, pipeline+" | sort by ("+sessionSortKey(q.Order)+") | limit "+strconv.Itoa(q.Limit), q.Start, q.End, 0)
+			// total_stats counts the per-session rows before the page is
+			// sorted and cut: one query gives the page and the total.
+			query := SessionPipeline(q, chunk) + " | total_stats count() as total | sort by (" + sessionSortKey(q.Order) + ") | limit " + strconv.Itoa(q.Limit)
+			rows, err := s.query(gctx, query, q.Start, q.End, 0)
 			if err != nil {
 				return err
 			}
-			for _, r := range rows {
+			for i, r := range rows {
 				row, err := toSessionRow(r)
 				if err != nil {
 					return s.client.NotTheAPI(queryPath, nil, err)
 				}
-				answers[i].rows = append(answers[i].rows, row)
+				answers[ci].rows = append(answers[ci].rows, row)
+				n, err := strconv.Atoi(r["total"])
+				if err != nil {
+					return s.client.NotTheAPI(queryPath, nil, fmt.Errorf("a count of sessions is not a number: %q", r["total"]))
+				}
+				if i > 0 && n != answers[ci].total {
+					return s.client.NotTheAPI(queryPath, nil, fmt.Errorf("the rows of one answer carry different totals (%d, %d)", answers[ci].total, n))
+				}
+				answers[ci].total = n
 			}
-			counted, err := s.query(gctx, pipeline+" | stats count() as total", q.Start, q.End, 0)
-			if err != nil {
-				return err
-			}
-			if len(counted) != 1 {
-				return s.client.NotTheAPI(queryPath, nil, fmt.Errorf("a count of sessions returned %d rows, want 1", len(counted)))
-			}
-			n, err := strconv.Atoi(counted[0]["total"])
-			if err != nil {
-				return s.client.NotTheAPI(queryPath, nil, fmt.Errorf("a count of sessions is not a number: %q", counted[0]["total"]))
-			}
-			answers[i].total = n
 			return nil
 		})
 	}
