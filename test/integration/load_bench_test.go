@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/stretchr/testify/require"
 
@@ -207,9 +208,12 @@ func BenchmarkLoadMixed(b *testing.B) {
 		times, failures := runLoad(gt, inst, loadWorkers, d)
 		elapsed := time.Since(start)
 
-		// Goroutines a finished query leaves behind end within moments.
+		// Goroutines a finished query leaves behind end within moments;
+		// the keep-alive connections the load opened to the stores (two
+		// goroutines each) close once idle for the SDK's IdleConnTimeout
+		// (90 s). A goroutine still there after that was kept.
 		after := pluginFigures(b)
-		for deadline := time.Now().Add(15 * time.Second); after.goroutines > before.goroutines && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(httpclient.DefaultTimeoutOptions.IdleConnTimeout + 10*time.Second); after.goroutines > before.goroutines && time.Now().Before(deadline); {
 			time.Sleep(500 * time.Millisecond)
 			after = pluginFigures(b)
 		}
