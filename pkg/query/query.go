@@ -306,7 +306,9 @@ func contains(list []string, s string) bool {
 }
 
 // checkLimit defaults a list query's limit and bounds it.
-func checkLimit(limit *int) error { return checkLimitWithin(limit, DefaultSessionsLimit, MaxSessionsLimit) }
+func checkLimit(limit *int) error {
+	return checkLimitWithin(limit, DefaultSessionsLimit, MaxSessionsLimit)
+}
 
 // checkLimitWithin defaults a limit of 0 to def and refuses one outside
 // 1..most.
