@@ -383,11 +383,7 @@ function ExemplarSessionsFields({ idPrefix, query, update, onRunQuery, datasourc
   );
 }
 
-interface ErrorsAndDurationProps {
-  idPrefix: string;
-  query: StitchQuery;
-  update: (patch: Partial<StitchQuery>, run?: boolean) => void;
-  onRunQuery: () => void;
+interface ErrorsAndDurationProps extends Pick<SessionsFieldsProps, 'idPrefix' | 'query' | 'update' | 'onRunQuery'> {
   errorsTooltip?: string;
   durationTooltip?: string;
 }

@@ -295,13 +295,8 @@ func (d *lokiDouble) handleSessionEnd(w http.ResponseWriter, r *http.Request) {
 		d.refuse(w, r, "start/end %s..%s", start, end)
 		return
 	}
-	categorize := false
-	switch flags := r.Header.Values(lokiFlagsHeader); {
-	case len(flags) == 0:
-	case len(flags) == 1 && flags[0] == lokiFlagCategorize:
-		categorize = true
-	default:
-		d.refuse(w, r, "%s: %q", lokiFlagsHeader, flags)
+	categorize, ok := d.encodingFlags(w, r)
+	if !ok {
 		return
 	}
 	rows, err := d.victoriaLogsRows(r.Context(), logsQL+" | sort by ("+order+") limit 1", start, end)

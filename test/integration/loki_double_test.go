@@ -202,13 +202,8 @@ func (d *lokiDouble) handle(w http.ResponseWriter, r *http.Request) {
 		d.refuse(w, r, "limit %q (Loki allows 1..%d)", q.Get("limit"), lokiMaxEntries)
 		return
 	}
-	categorize := false
-	switch flags := r.Header.Values(lokiFlagsHeader); {
-	case len(flags) == 0:
-	case len(flags) == 1 && flags[0] == lokiFlagCategorize:
-		categorize = true
-	default:
-		d.refuse(w, r, "%s: %q", lokiFlagsHeader, flags)
+	categorize, ok := d.encodingFlags(w, r)
+	if !ok {
 		return
 	}
 	switch {
@@ -373,4 +368,19 @@ func lokiStreams(rows []map[string]string, categorize bool) map[string]any {
 		data["encodingFlags"] = []string{lokiFlagCategorize}
 	}
 	return map[string]any{"status": "success", "data": data}
+}
+
+// encodingFlags reads the response-encoding flags Loki accepts: none, or
+// categorize-labels (the structured metadata apart from the stream
+// labels). Anything else is refused, and ok is false.
+func (d *lokiDouble) encodingFlags(w http.ResponseWriter, r *http.Request) (categorize, ok bool) {
+	switch flags := r.Header.Values(lokiFlagsHeader); {
+	case len(flags) == 0:
+		return false, true
+	case len(flags) == 1 && flags[0] == lokiFlagCategorize:
+		return true, true
+	default:
+		d.refuse(w, r, "%s: %q", lokiFlagsHeader, flags)
+		return false, false
+	}
 }
