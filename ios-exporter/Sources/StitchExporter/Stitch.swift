@@ -1,0 +1,2 @@
+import StitchOTLP
+import StitchSchema
