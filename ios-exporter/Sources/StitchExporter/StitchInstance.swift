@@ -156,7 +156,8 @@ public final class StitchInstance: Sendable {
     /// Records a feature-flag evaluation: a span event of the current action, or a log record outside one.
     public func setFeatureFlag(key: String, variant: String) {
         let attrs = AttributeSanitizer.sanitize([
-            Attribute(SchemaAttribute.featureFlagKey, key), Attribute(SchemaAttribute.featureFlagResultVariant, variant),
+            Attribute(SchemaAttribute.featureFlagKey, key),
+            Attribute(SchemaAttribute.featureFlagResultVariant, variant),
         ])
         recorder.countDroppedAttributes(attrs.dropped)
         guard attrs.dropped == 0 else { return }

@@ -44,7 +44,8 @@ public final class DemoAppBackend: @unchecked Sendable {
     private func handle(_ r: LoopbackHTTPServer.Request) -> LoopbackHTTPServer.Response {
         onServe(r.path)
         lock.lock()
-        seen.append(Seen(method: r.method, path: r.path, traceparent: r.headers["traceparent"], baggage: r.headers["baggage"]))
+        seen.append(
+            Seen(method: r.method, path: r.path, traceparent: r.headers["traceparent"], baggage: r.headers["baggage"]))
         var status = 200
         var headers = ["Content-Type": "application/json", "Date": Self.httpDate(serverTimeMillis())]
         switch (r.method, r.path) {

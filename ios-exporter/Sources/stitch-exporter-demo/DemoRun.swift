@@ -63,14 +63,18 @@ struct DemoRun {
         let steps = await journey.run(on: stitch)
         if let s = stitch.currentSessionID { sessionsSeen.append(s) }
         print("Recorded (requests through the instrumented URLSession):")
-        for s in steps { print("  \(s.action.padding(toLength: 18, withPad: " ", startingAt: 0)) \(s.request) -> \(s.outcome)") }
+        for s in steps {
+            print("  \(s.action.padding(toLength: 18, withPad: " ", startingAt: 0)) \(s.request) -> \(s.outcome)")
+        }
         print("")
 
         let delivered = stitch.flush(timeout: 30)
         stitch.shutdown()
         let c = stitch.counters
         print("Exporter counters:")
-        print("  spans recorded \(c.recordedSpans), exported \(c.exportedSpans), dropped \(Self.describe(c.droppedSpans))")
+        print(
+            "  spans recorded \(c.recordedSpans), exported \(c.exportedSpans), dropped \(Self.describe(c.droppedSpans))"
+        )
         print("  logs  recorded \(c.recordedLogs), exported \(c.exportedLogs), dropped \(Self.describe(c.droppedLogs))")
         print("  uploads \(c.uploads), failed \(c.uploadFailures), attributes dropped \(c.droppedAttributes)")
         if let offset = stitch.clockOffsetMs { print("  clock offset estimate \(offset) ms (server minus device)") }
@@ -79,7 +83,9 @@ struct DemoRun {
             print("  app backend saw \(backend.requests.count) requests, \(propagated) with traceparent+baggage")
         }
         if let thirdParty {
-            let leaked = thirdParty.requests.filter { $0.traceparent != nil || ($0.baggage ?? "").contains("session.id") }
+            let leaked = thirdParty.requests.filter {
+                $0.traceparent != nil || ($0.baggage ?? "").contains("session.id")
+            }
             print("  third party saw \(thirdParty.requests.count) requests, \(leaked.count) with Stitch headers")
         }
         if let receiver {
@@ -88,12 +94,15 @@ struct DemoRun {
             let logs = payloads.reduce(0) { $0 + $1.logs.count }
             let bytes = payloads.reduce(0) { $0 + $1.body.count }
             let sessions = Set(payloads.flatMap { $0.spans + $0.logs }.compactMap { $0.attributes["session.id"] })
-            print("Sent: \(payloads.count) OTLP requests, \(spans) spans, \(logs) log records, \(bytes) bytes gzip, \(sessions.count) sessions")
+            print(
+                "Sent: \(payloads.count) OTLP requests, \(spans) spans, \(logs) log records, \(bytes) bytes gzip, \(sessions.count) sessions"
+            )
             if let out = options.outDirectory { try DemoPayloadWriter.write(payloads, to: out) }
         }
         _ = sessionsSeen
         let accounted =
-            c.exportedSpans + c.totalDroppedSpans == c.recordedSpans && c.exportedLogs + c.totalDroppedLogs == c.recordedLogs
+            c.exportedSpans + c.totalDroppedSpans == c.recordedSpans
+            && c.exportedLogs + c.totalDroppedLogs == c.recordedLogs
         let unnamed = c.droppedSpans.keys.contains(.bufferFull) || c.droppedLogs.keys.contains(.bufferFull)
         if delivered, accounted, !unnamed {
             print("OK: everything recorded was delivered or dropped by a rule named above")
@@ -128,7 +137,8 @@ enum DemoPayloadWriter {
                 "spans": p.spans.count, "log_records": p.logs.count, "bytes": p.body.count,
             ])
         }
-        let data = try JSONSerialization.data(withJSONObject: ["payloads": entries], options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(
+            withJSONObject: ["payloads": entries], options: [.prettyPrinted, .sortedKeys])
         try data.write(to: dir.appendingPathComponent("manifest.json"))
     }
 }

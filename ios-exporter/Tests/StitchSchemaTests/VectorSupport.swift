@@ -202,7 +202,9 @@ struct JSONValueParser {
     /// JSON strings decode to UTF-16 code units first, so that escaped surrogate pairs join; a lone surrogate
     /// becomes U+FFFD (Swift strings cannot hold one).
     private mutating func string() throws -> String {
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw VectorRunnerError("expected string at \(i)") }
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
+            throw VectorRunnerError("expected string at \(i)")
+        }
         i += 1
         var raw: [UInt8] = []
         var units: [UInt16] = []

@@ -33,7 +33,8 @@ final class ExportPipeline: Sendable {
     }
 
     init(
-        buffer: TelemetryBuffer, uploader: OTLPUploader, counters: ExportCounters, resource: @escaping @Sendable () -> ResourceData,
+        buffer: TelemetryBuffer, uploader: OTLPUploader, counters: ExportCounters,
+        resource: @escaping @Sendable () -> ResourceData,
         scope: InstrumentationScope, clock: any TelemetryClock, network: any NetworkPathMonitor,
         maxBatchSize: Int, maxBatchDelay: TimeInterval, consent: @escaping @Sendable () -> Consent
     ) {

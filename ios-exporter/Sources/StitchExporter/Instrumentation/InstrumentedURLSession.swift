@@ -26,8 +26,7 @@ public final class InstrumentedURLSession: Sendable {
 
     /// Sends `request` (with resends as `retry` says) and returns the last attempt's answer, as
     /// `URLSession.data(for:)` does.
-    public func data(for request: URLRequest, retry: RequestRetryPolicy = .never) async throws -> (Data, URLResponse)
-    {
+    public func data(for request: URLRequest, retry: RequestRetryPolicy = .never) async throws -> (Data, URLResponse) {
         guard let exporter = resolveExporter() else { return try await session.data(for: request) }
         let recorder = exporter.recorder
         let action = ActionContext.current
@@ -112,7 +111,9 @@ public final class InstrumentedURLSession: Sendable {
 
     static func method(of request: URLRequest) -> String {
         let m = (request.httpMethod ?? "GET").uppercased()
-        let known: Set<String> = ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"]
+        let known: Set<String> = [
+            "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE",
+        ]
         return known.contains(m) ? m : "_OTHER"
     }
 

@@ -67,7 +67,9 @@ final class ItemRecorder: Sendable {
         }
         if let started = change.started {
             var extra: [Attribute] = []
-            if let previous = started.previousID { extra.append(Attribute(SchemaAttribute.sessionPreviousID, previous)) }
+            if let previous = started.previousID {
+                extra.append(Attribute(SchemaAttribute.sessionPreviousID, previous))
+            }
             extra.append(Attribute(SchemaAttribute.stitchSessionStartReason, started.reason.rawValue))
             emitLog(
                 eventName: SchemaEvent.sessionStart, body: SchemaEvent.sessionStart, severity: .info,
@@ -210,7 +212,8 @@ final class ItemRecorder: Sendable {
             counters.dropSpans(.consentDenied)
             return
         }
-        let durationMs = end.monotonicNanos >= start.monotonicNanos
+        let durationMs =
+            end.monotonicNanos >= start.monotonicNanos
             ? Int64((end.monotonicNanos - start.monotonicNanos) / 1_000_000) : 0
         guard let outcome = sample(sessionID: sessionID, hasError: hasError, durationMs: durationMs) else {
             counters.dropSpans(.sampledOut)

@@ -64,7 +64,8 @@ final class SessionTracker: Sendable {
                 change.started = .init(sessionID: s.sessionID, previousID: s.previousID, reason: reason)
             }
             // Ticks only move last_seen_ms: kept in memory, written with the next real change.
-            let changed = previous?.sessionID != current?.sessionID || previous?.foreground != current?.foreground
+            let changed =
+                previous?.sessionID != current?.sessionID || previous?.foreground != current?.foreground
                 || previous?.backgroundSinceMs != current?.backgroundSinceMs
             return (change, current, event != .tick || changed)
         }

@@ -16,7 +16,9 @@ public struct RandomIDGenerator: IDGenerator {
 
     public func traceID() -> TraceID {
         var id = TraceID(high: 0, low: 0)
-        while !id.isValid { id = TraceID(high: UInt64.random(in: .min ... .max), low: UInt64.random(in: .min ... .max)) }
+        while !id.isValid {
+            id = TraceID(high: UInt64.random(in: .min ... .max), low: UInt64.random(in: .min ... .max))
+        }
         return id
     }
 
