@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "StitchExporter", targets: ["StitchExporter"]),
         .executable(name: "stitch-exporter-demo", targets: ["stitch-exporter-demo"]),
+        .executable(name: "stitch-exporter-bench", targets: ["stitch-exporter-bench"]),
     ],
     targets: [
         // zlib, which Linux and every Apple platform ship; gzip for OTLP/HTTP bodies.
@@ -21,6 +22,15 @@ let package = Package(
         .target(name: "StitchTestSupport", dependencies: ["StitchExporter", "StitchOTLP", "StitchSchema"]),
         .executableTarget(
             name: "stitch-exporter-demo", dependencies: ["StitchExporter", "StitchTestSupport"]),
+        // Measures the record path, encoding, wire size, memory and CPU; writes Benchmarks/results.md.
+        .executableTarget(
+            name: "stitch-exporter-bench",
+            dependencies: ["StitchExporter", "StitchOTLP", "StitchSchema", "StitchTestSupport"]),
+        // A child process for the restart tests: starts the exporter on a state folder at a given time, reports
+        // its session, and waits to be killed.
+        .executableTarget(
+            name: "stitch-exporter-probe", dependencies: ["StitchExporter", "StitchTestSupport"],
+            path: "Tests/Probe"),
         .testTarget(name: "StitchSchemaTests", dependencies: ["StitchSchema"]),
         .testTarget(name: "StitchOTLPTests", dependencies: ["StitchOTLP", "StitchTestSupport"]),
         .testTarget(
