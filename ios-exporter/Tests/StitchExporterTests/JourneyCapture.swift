@@ -23,7 +23,7 @@ struct JourneyCapture {
     let folder: TemporaryFolder
     var stateFolder: URL { folder.url }
 
-    static func run(sessions: Int = 2) async throws -> JourneyCapture {
+    static func run(sessions: Int = 2, samplingRate: Double = 1) async throws -> JourneyCapture {
         let receiver = try OTLPReceiver.start()
         defer { receiver.stop() }
         let clock = ManualClock()
@@ -35,7 +35,7 @@ struct JourneyCapture {
             backend.stop()
             thirdParty.stop()
         }
-        let exporter = try ExporterUnderTest(endpoint: receiver.endpoint, clock: clock)
+        let exporter = try ExporterUnderTest(endpoint: receiver.endpoint, samplingRate: samplingRate, clock: clock)
         exporter.stitch.setUser(id: userID, tier: "premium")
         let journey = DemoJourney(
             sessions: sessions, appBackend: viaLocalhost(backend.baseURL), thirdParty: thirdParty.baseURL,

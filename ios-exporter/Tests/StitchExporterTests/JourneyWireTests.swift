@@ -155,7 +155,9 @@ struct JourneyWireTests {
         #expect(
             keys.isDisjoint(with: SchemaCatalog.forbiddenAttributes),
             "\(keys.intersection(SchemaCatalog.forbiddenAttributes))")
-        for (place, value) in everyString(in: capture.batch) {
+        let strings = everyString(in: capture.batch)
+        #expect(strings.count > 500)
+        for (place, value) in strings {
             #expect(!PIIScanner.containsPII(value), "personal data at \(place): \(value)")
             #expect(!value.contains("?") && !value.contains("q=") && !value.contains("running"), "raw URL at \(place)")
             #expect(!value.contains("://"), "a URL at \(place): \(value)")
@@ -168,6 +170,24 @@ struct JourneyWireTests {
             HMACSHA256.authenticate(message: Array(JourneyCapture.userID.utf8), key: ExporterUnderTest.key))
         let users = Set(capture.batch.spans.compactMap { $0.attributes.string(SchemaAttribute.userID) })
         #expect(users == [expectedUser])
+    }
+
+    @Test func aSessionSampledOutStillSendsItsErrorsMarkedAsKeptForTheError() async throws {
+        let capture = try await JourneyCapture.run(samplingRate: 0)
+        #expect(capture.delivered)
+        let items = capture.batch.spans.map(\.attributes) + capture.batch.logRecords.map(\.attributes)
+        #expect(!items.isEmpty)
+        for a in items {
+            #expect(a.string(SchemaAttribute.stitchSamplingDecision) == "keep")
+            #expect(a.string(SchemaAttribute.stitchSamplingReason) == "error")
+            #expect(a.double(SchemaAttribute.stitchSamplingRate) == 0)
+        }
+        // The four failed attempts and their records, and the failed search actions; nothing routine.
+        #expect(capture.clientSpans.count == 4)
+        #expect(capture.batch.logRecords.count == 4)
+        #expect(capture.logs(named: SchemaEvent.sessionStart).isEmpty)
+        #expect((capture.counters.droppedSpans[.sampledOut] ?? 0) > 0)
+        #expect(capture.counters.exportedSpans + capture.counters.totalDroppedSpans == capture.counters.recordedSpans)
     }
 
     @Test func theClockOffsetComesFromTheServersDateWithinItsUncertainty() async throws {
