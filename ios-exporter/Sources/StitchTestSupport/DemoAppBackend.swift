@@ -70,7 +70,7 @@ public final class DemoAppBackend: @unchecked Sendable {
     }
 
     /// IMF-fixdate, as servers write `Date`.
-    static func httpDate(_ millis: Int64) -> String {
+    public static func httpDate(_ millis: Int64) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "GMT")

@@ -103,7 +103,10 @@ final class ExportPipeline: Sendable {
         if batch.isEmpty { return .idle }
         var unsent = TelemetryBuffer.Contents()
         if !batch.spans.isEmpty, !send(spans: batch.spans, allowSplit: true) { unsent.spans = batch.spans }
-        if !batch.logs.isEmpty, !send(logs: batch.logs, allowSplit: true) { unsent.logs = batch.logs }
+        // A server asking to wait is obeyed for the whole pass: the logs wait with the spans.
+        if !batch.logs.isEmpty, !unsent.spans.isEmpty || !send(logs: batch.logs, allowSplit: true) {
+            unsent.logs = batch.logs
+        }
         if !unsent.isEmpty {
             buffer.restore(unsent)
             return .heldBack
