@@ -48,6 +48,13 @@ public struct Configuration: Sendable {
     public var maxBatchDelay: TimeInterval
     /// How long an instrumented request waits for a network before it is sent anyway (default 30 s).
     public var offlineQueueTimeout: TimeInterval
+    /// The bounds of the folder of batches waiting to be sent (default 1 MiB per file, 16 MiB, 24 h).
+    public var persistence: BatchFolderLimits
+    /// On a cellular network routine batches wait until they are this old, while errors and slow requests go at
+    /// once (default 10 min). Low Power Mode multiplies it by four.
+    public var cellularRoutineDelay: TimeInterval
+    /// Whether the exporter sends its own counters as a `stitch.exporter.stats` log record (default true).
+    public var reportsExporterStats: Bool
     /// The platform's parts, replaceable for tests: clocks, network, power, lifecycle, IDs, hashing.
     public var platform: Platform
 
@@ -57,7 +64,9 @@ public struct Configuration: Sendable {
         samplingRate: Double = SessionSampling.defaultRate,
         latencyThresholdMs: Int64 = SessionSampling.defaultLatencyThresholdMs, consent: Consent = .pending,
         stateDirectory: URL? = nil, bufferCapacity: Int = 2048, maxBatchSize: Int = 512,
-        maxBatchDelay: TimeInterval = 5, offlineQueueTimeout: TimeInterval = 30, platform: Platform = Platform()
+        maxBatchDelay: TimeInterval = 5, offlineQueueTimeout: TimeInterval = 30,
+        persistence: BatchFolderLimits = BatchFolderLimits(), cellularRoutineDelay: TimeInterval = 600,
+        reportsExporterStats: Bool = true, platform: Platform = Platform()
     ) {
         self.endpoint = endpoint
         self.serviceName = serviceName
@@ -73,6 +82,9 @@ public struct Configuration: Sendable {
         self.maxBatchSize = maxBatchSize
         self.maxBatchDelay = maxBatchDelay
         self.offlineQueueTimeout = offlineQueueTimeout
+        self.persistence = persistence
+        self.cellularRoutineDelay = cellularRoutineDelay
+        self.reportsExporterStats = reportsExporterStats
         self.platform = platform
     }
 
@@ -170,6 +182,15 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
         }
         guard c.offlineQueueTimeout >= 0, c.offlineQueueTimeout <= 3600 else {
             throw ConfigurationError(field: "offlineQueueTimeout", problem: "must be in [0, 3600] seconds")
+        }
+        guard c.persistence.maxFileBytes >= 1024, c.persistence.maxFolderBytes >= c.persistence.maxFileBytes,
+            c.persistence.maxAgeMs > 0
+        else {
+            throw ConfigurationError(
+                field: "persistence", problem: "needs maxFileBytes ≥ 1024, maxFolderBytes ≥ maxFileBytes, maxAgeMs > 0")
+        }
+        guard c.cellularRoutineDelay >= 0, c.cellularRoutineDelay <= 86_400 else {
+            throw ConfigurationError(field: "cellularRoutineDelay", problem: "must be in [0, 86400] seconds")
         }
         for host in c.propagationHosts where !HostAllowList.isWellFormed(host) {
             throw ConfigurationError(

@@ -61,10 +61,16 @@ public final class StitchInstance: Sendable {
         let resourceBox = resource
         pipeline = ExportPipeline(
             buffer: buffer,
+            folder: BatchFolder(
+                directory: stateDirectory.appendingPathComponent("batches", isDirectory: true), limits: c.persistence),
             uploader: OTLPUploader(
                 endpoint: c.endpoint, headers: c.headers, session: c.platform.uploadSession, timeout: 30),
             counters: counters, resource: { resourceBox.current }, scope: Self.scope, clock: c.platform.clock,
-            network: c.platform.network, maxBatchSize: c.maxBatchSize, maxBatchDelay: c.maxBatchDelay,
+            network: c.platform.network, power: c.platform.power,
+            settings: ExportPipeline.Settings(
+                maxBatchSize: c.maxBatchSize, maxBatchDelay: c.maxBatchDelay,
+                schedule: DeliverySchedule(cellularRoutineDelayMs: Int64(c.cellularRoutineDelay * 1000)),
+                reportsStats: c.reportsExporterStats),
             consent: { context.current.consent })
         if c.consent == .granted { refreshInstallationResource() }
         if c.consent == .denied { forgetPersistedTelemetry() }
@@ -242,8 +248,12 @@ public final class StitchInstance: Sendable {
     /// What the exporter recorded, sent, retried and dropped so far.
     public var counters: ExportCountersSnapshot { counterStore.snapshot }
 
-    /// Items held and not yet sent.
+    /// Items held in memory and not yet cut into a batch.
     public var pendingItemCount: Int { buffer.count }
+
+    /// What waits on the device's disk for delivery: batches, items and bytes. Blocks until the export queue is
+    /// free; for tools and tests.
+    public var persistedBacklog: (batches: Int, items: Int, bytes: Int) { pipeline.persisted }
 
     /// Stops the periodic upload. Held items stay in memory until the process ends.
     public func shutdown() {
@@ -264,6 +274,7 @@ public final class StitchInstance: Sendable {
     }
 
     private func forgetPersistedTelemetry() {
+        pipeline.discardPersisted()
         InstallationID.forget(in: stateDirectory)
         resource.withLock { $0 = ResourceData(attributes: baseResource) }
     }

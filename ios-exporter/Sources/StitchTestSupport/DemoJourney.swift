@@ -35,7 +35,10 @@ public struct DemoJourney: Sendable {
     }
 
     /// Runs the journey; returns one line per request for the demo's report.
-    public func run(on stitch: StitchInstance, flushBetweenSessions: Bool = true) async -> [Step] {
+    /// `onSession` runs as each session after the first begins (the demo takes its receiver down there).
+    public func run(
+        on stitch: StitchInstance, flushBetweenSessions: Bool = true, onSession: @Sendable (Int) -> Void = { _ in }
+    ) async -> [Step] {
         let api = stitch.instrument(Self.session())
         var steps: [Step] = []
         stitch.handle(.foreground)
@@ -47,6 +50,7 @@ public struct DemoJourney: Sendable {
                 if flushBetweenSessions { stitch.flush(timeout: 10) }
                 // A quarter of an hour in the background: the next foreground starts a new session.
                 jump(16 * 60 * 1000)
+                onSession(index)
                 stitch.handle(.foreground)
                 stitch.handle(.active)
             }

@@ -9,6 +9,7 @@ struct DemoOptions {
     var seed: UInt64?
     var stateDirectory: URL?
     var outDirectory: URL?
+    var flushOnly = false
 
     static let usage = """
         usage: stitch-exporter-demo [options]
@@ -23,6 +24,7 @@ struct DemoOptions {
           --seed S             seed the trace, span and session IDs (repeatable runs)
           --state-dir DIR      the exporter's folder (default: a new temporary folder)
           --out DIR            write every payload as sent, plus manifest.json
+          --flush-only         deliver the batches waiting in --state-dir, then exit (0 when none is left)
           --help               this text
         """
 
@@ -63,10 +65,14 @@ struct DemoOptions {
                 o.seed = s
             case "--state-dir": o.stateDirectory = URL(fileURLWithPath: try value(a), isDirectory: true)
             case "--out": o.outDirectory = URL(fileURLWithPath: try value(a), isDirectory: true)
+            case "--flush-only": o.flushOnly = true
             case "--help", "-h": throw UsageError(description: "")
             default: throw UsageError(description: "unknown option \(a)")
             }
             i += 1
+        }
+        if o.flushOnly, o.stateDirectory == nil {
+            throw UsageError(description: "--flush-only needs --state-dir (the folder whose batches to deliver)")
         }
         return o
     }

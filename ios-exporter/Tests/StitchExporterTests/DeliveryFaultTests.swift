@@ -176,22 +176,25 @@ struct DeliveryFaultTests {
     @Test func aSlowReceiverNeitherBlocksRecordingNorGrowsMemoryBeyondTheBuffer() async throws {
         let receiver = try OTLPReceiver.start()
         defer { receiver.stop() }
-        try receiver.enqueue([OTLPFault(delayMilliseconds: 2_000, path: Self.traces)])
         let exporter = try ExporterUnderTest(
             endpoint: receiver.endpoint, consent: .granted, bufferCapacity: 256, maxBatchSize: 64)
+        #expect(exporter.stitch.flush(timeout: 5))
+        // Long enough that a loaded machine still records everything while the receiver holds the upload.
+        try receiver.enqueue([OTLPFault(delayMilliseconds: 6_000, path: Self.traces)])
         Self.record(64, on: exporter)
         // The upload runs on the exporter's queue while the app goes on recording: the recording is over while the
         // receiver still holds the upload.
         let uploadDone = Locked(false)
-        let upload = Task.detached {
-            exporter.stitch.flush(timeout: 10)
+        let uploading = DispatchGroup()
+        // A plain thread, not a task: the test must not wait for a free thread of the concurrency pool.
+        DispatchQueue.global().async(group: uploading) {
+            exporter.stitch.flush(timeout: 20)
             uploadDone.withLock { $0 = true }
         }
-        try await Task.sleep(nanoseconds: 200_000_000)
         Self.record(2_000, on: exporter)
         #expect(uploadDone.current == false, "recording waited for the slow upload")
         #expect(exporter.stitch.pendingItemCount <= 256 * 2)
-        _ = await upload.value
+        #expect(uploading.wait(timeout: .now() + 30) == .success)
         for _ in 0..<50 where exporter.stitch.pendingItemCount > 0 { exporter.stitch.flush(timeout: 5) }
         let c = exporter.stitch.counters
         #expect(c.exportedSpans + c.totalDroppedSpans == c.recordedSpans)

@@ -29,17 +29,21 @@ struct ExporterUnderTest {
     let stitch: StitchInstance
     let clock: ManualClock
     let network: NetworkDouble
+    let power: PowerDouble
     let folder: TemporaryFolder
 
     init(
         endpoint: URL, consent: Consent = .pending, propagationHosts: [String] = ["localhost"], seed: UInt64 = 1,
         samplingRate: Double = 1, bufferCapacity: Int = 2048, maxBatchSize: Int = 512,
         maxBatchDelay: TimeInterval = 3600, offlineQueueTimeout: TimeInterval = 10,
+        persistence: BatchFolderLimits = BatchFolderLimits(), cellularRoutineDelay: TimeInterval = 600,
+        reportsExporterStats: Bool = false, power: PowerDouble = PowerDouble(),
         clock: ManualClock = ManualClock(), network: NetworkDouble = NetworkDouble(),
         folder: TemporaryFolder = TemporaryFolder()
     ) throws {
         self.clock = clock
         self.network = network
+        self.power = power
         self.folder = folder
         stitch = try StitchInstance(
             configuration: Configuration(
@@ -47,10 +51,14 @@ struct ExporterUnderTest {
                 hmacKeyProvider: StaticHMACKey(Self.key), propagationHosts: propagationHosts,
                 samplingRate: samplingRate, consent: consent, stateDirectory: folder.url,
                 bufferCapacity: bufferCapacity, maxBatchSize: maxBatchSize,
-                maxBatchDelay: maxBatchDelay, offlineQueueTimeout: offlineQueueTimeout,
+                maxBatchDelay: maxBatchDelay, offlineQueueTimeout: offlineQueueTimeout, persistence: persistence,
+                cellularRoutineDelay: cellularRoutineDelay, reportsExporterStats: reportsExporterStats,
                 platform: Configuration.Platform(
-                    clock: clock, network: network, ids: SeededIDGenerator(seed: seed),
+                    clock: clock, network: network, power: power, ids: SeededIDGenerator(seed: seed),
                     device: DeviceInfo(osName: "iOS", osVersion: "18.1", modelIdentifier: "iPhone15,2"))))
+        // Lets the exporter's first pass (which sends what a previous launch left) finish before the test acts,
+        // so the batches a test cuts are the ones it expects.
+        stitch.flush(timeout: 5)
     }
 
     /// An app `URLSession` without caches, instrumented by this exporter.

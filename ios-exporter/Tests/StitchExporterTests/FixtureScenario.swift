@@ -53,10 +53,43 @@ struct FixtureScenario {
             payloads: receiver.received, backendRequests: backend.requests,
             thirdPartyRequests: thirdParty.requests, delivered: delivered)
     }
+}
 
-    /// File name of payload `index` (0-based).
-    static func fileName(_ index: Int, path: String) -> String {
-        String(format: "%03d-%@.binpb", index + 1, path == "/v1/traces" ? "traces" : "logs")
+/// The scenario's telemetry as one OTLP request per signal, items in a fixed order (time, then ID), encoded as the
+/// exporter encodes a batch: the same bytes whichever way the batches happened to be cut during the run.
+enum FixtureCanonicalForm {
+    static func reencode(_ r: ReceivedRequest) -> [UInt8]? {
+        if let first = r.spans.first {
+            return OTLPEncoder.encodeTraces(
+                resource: ResourceData(attributes: first.resource.entries), scope: first.scope,
+                spans: r.spans.map(\.span))
+        }
+        if let first = r.logRecords.first {
+            return OTLPEncoder.encodeLogs(
+                resource: ResourceData(attributes: first.resource.entries), scope: first.scope,
+                logs: r.logRecords.map(\.record))
+        }
+        return nil
+    }
+
+    static func traces(_ batch: ReceivedBatch) -> [UInt8]? {
+        guard let first = batch.spans.first else { return nil }
+        let spans = batch.spans.map(\.span).sorted {
+            ($0.startTimeUnixNano, $0.spanID.hex) < ($1.startTimeUnixNano, $1.spanID.hex)
+        }
+        return OTLPEncoder.encodeTraces(
+            resource: ResourceData(attributes: first.resource.entries), scope: first.scope, spans: spans)
+    }
+
+    static func logs(_ batch: ReceivedBatch) -> [UInt8]? {
+        guard let first = batch.logRecords.first else { return nil }
+        let logs = batch.logRecords.map(\.record).sorted { a, b in
+            let x = (a.timeUnixNano, a.eventName, a.spanID?.hex ?? "", "\(a.body.map { "\($0)" } ?? "")")
+            let y = (b.timeUnixNano, b.eventName, b.spanID?.hex ?? "", "\(b.body.map { "\($0)" } ?? "")")
+            return x < y
+        }
+        return OTLPEncoder.encodeLogs(
+            resource: ResourceData(attributes: first.resource.entries), scope: first.scope, logs: logs)
     }
 }
 
@@ -112,25 +145,23 @@ enum FixtureManifest {
         unpropagated += scenario.thirdPartyRequests.map {
             ["request": "\($0.method) \($0.path)", "why": "host not on the allow-list"]
         }
-        let payloads: [[String: Any]] = scenario.payloads.enumerated().map { i, p in
-            [
-                "file": FixtureScenario.fileName(i, path: p.path), "path": p.path,
-                "content_type": "application/x-protobuf", "sent_content_encoding": p.headers["content-encoding"] ?? "",
-                "spans": p.spans.count, "log_records": p.logs.count, "protobuf_bytes": p.protobuf.count,
-            ]
-        }
+        let files: [[String: Any]] = [
+            ["file": "traces.binpb", "path": "/v1/traces", "spans": spans.count],
+            ["file": "logs.binpb", "path": "/v1/logs", "log_records": logs.count],
+        ]
         return [
             "description":
                 "Seeded iOS exporter scenario: three sessions (background_timeout rotations), consent pending then "
                 + "granted, GET /v1/search failing with 500, POST /v1/payments resent after a 503, a third-party "
-                + "request without Stitch headers. Payloads are the OTLP/HTTP protobuf bodies as sent, stored "
-                + "uncompressed (they were sent gzip).",
+                + "request without Stitch headers. Each file is one OTLP/HTTP protobuf request (uncompressed; the "
+                + "exporter sends gzip) holding every item of its signal in time order, encoded as the exporter "
+                + "encodes a batch.",
             "seed": Int(FixtureScenario.seed),
             "base_time_unix_ms": FixtureScenario.baseWallMs,
             "server_clock_ahead_ms": FixtureScenario.serverAheadMs,
             "schema_version": SchemaCatalog.version,
             "service_name": "com.example.shop.ios",
-            "payloads": payloads,
+            "files": files,
             "sessions": sessions,
             "traces": traces,
             "span_ids": [

@@ -20,20 +20,16 @@ struct OTLPUploader: Sendable {
         var error: String?
     }
 
-    /// POSTs `protobuf` gzip-compressed to `endpoint + signal.path`.
-    func send(_ protobuf: [UInt8], signal: UploadPolicy.Signal) -> Answer {
-        let body: [UInt8]
-        do {
-            body = try Gzip.compress(protobuf)
-        } catch {
-            return Answer(status: nil, body: [], error: "gzip: \(error)")
-        }
+    /// POSTs `gzipBody` (an OTLP protobuf request, gzip'd) to `endpoint + signal.path`. `batchName` travels as
+    /// `X-Stitch-Batch`, so a receiver or proxy can drop a batch sent twice (a kill between its 2xx and its delete).
+    func send(gzipBody body: [UInt8], signal: UploadPolicy.Signal, batchName: String?) -> Answer {
         var request = URLRequest(url: endpoint.appendingPathComponent(String(signal.path.dropFirst())))
         request.httpMethod = "POST"
         request.timeoutInterval = timeout
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
         request.setValue("application/x-protobuf", forHTTPHeaderField: "Content-Type")
         request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
+        if let batchName { request.setValue(batchName, forHTTPHeaderField: "X-Stitch-Batch") }
         request.httpBody = Data(body)
         let result = Locked<Answer?>(nil)
         let done = DispatchSemaphore(value: 0)
