@@ -255,9 +255,11 @@ public final class StitchInstance: Sendable {
     /// free; for tools and tests.
     public var persistedBacklog: (batches: Int, items: Int, bytes: Int) { pipeline.persisted }
 
-    /// Stops the periodic upload. Held items stay in memory until the process ends.
+    /// Stops the periodic upload and writes what memory holds to the batch folder (with consent), so the next
+    /// launch sends it. Blocks until written.
     public func shutdown() {
         pipeline.stop()
+        pipeline.persistHeld()
         tracker.waitForPersistence()
     }
 

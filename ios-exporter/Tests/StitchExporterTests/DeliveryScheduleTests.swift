@@ -52,6 +52,12 @@ struct DeliveryScheduleTests {
         #expect(schedule.decide(important: important, createdMs: created, c) == .waitUntil(created + 10_000_030))
     }
 
+    @Test func aBatchFromBeforeTheClockWasSetBackIsNotHeldUntilTheClockCatchesUp() {
+        // Cut at day 2, and now the clock says day 1.
+        let c = DeliverySchedule.Conditions(network: .cell, lowPower: true, nowMs: 86_400_000)
+        #expect(schedule.decide(important: false, createdMs: 2 * 86_400_000, c) == .sendNow)
+    }
+
     @Test func hugeSettingsDoNotOverflow() {
         let s = DeliverySchedule(cellularRoutineDelayMs: .max)
         let c = DeliverySchedule.Conditions(network: .cell, lowPower: true, nowMs: 0)

@@ -84,6 +84,24 @@ struct PersistenceFaultTests {
         e.stitch.shutdown()
     }
 
+    @Test func whatMemoryHeldAtShutdownIsSentByTheNextLaunch() async throws {
+        let receiver = try OTLPReceiver.start()
+        defer { receiver.stop() }
+        let folder = TemporaryFolder()
+        var ids: [SpanID] = []
+        do {
+            let first = try ExporterUnderTest(endpoint: receiver.endpoint, consent: .granted, folder: folder)
+            ids = (0..<3).map { _ in Self.routineAction(first) }
+            first.stitch.shutdown()
+            #expect(first.stitch.persistedBacklog.items >= 3)
+        }
+        #expect(try receiver.received().spans.isEmpty)
+        let next = try ExporterUnderTest(endpoint: receiver.endpoint, consent: .granted, seed: 2, folder: folder)
+        #expect(next.stitch.flush(timeout: 10))
+        #expect(Set(try receiver.received().spans.map(\.span.spanID)) == Set(ids))
+        next.stitch.shutdown()
+    }
+
     @Test func aMalformedBatchFileIsSkippedRemovedAndCounted() async throws {
         let receiver = try OTLPReceiver.start()
         defer { receiver.stop() }

@@ -8,6 +8,7 @@
 ///   `cellularRoutineDelayMs` old, so routine uploads bunch up instead of waking the radio every few seconds.
 /// - Low Power Mode multiplies every routine wait by `lowPowerStretch` and makes routine batches wait at least
 ///   `lowPowerMinimumAgeMs` on any network.
+/// - A routine batch created "in the future" (the device clock was set back) goes at once.
 struct DeliverySchedule: Sendable, Equatable {
     var cellularRoutineDelayMs: Int64
     var lowPowerStretch: Int64 = 4
@@ -33,6 +34,9 @@ struct DeliverySchedule: Sendable, Equatable {
         if c.network == .unavailable { return .waitForNetwork }
         if c.nowMs < c.notBeforeMs { return .waitUntil(c.notBeforeMs) }
         if important { return .sendNow }
+        // A batch from the future: the device clock was set back since it was cut. Its age is unknown; waiting
+        // for the clock to catch up could take days, so it goes now.
+        if createdMs > c.nowMs { return .sendNow }
         let due = createdMs + routineWaitMs(c)
         return c.nowMs >= due ? .sendNow : .waitUntil(due)
     }

@@ -99,6 +99,13 @@ final class ExportPipeline: Sendable {
         }
     }
 
+    /// Cuts what memory holds into batch files now, without uploading (consent granted only).
+    func persistHeld() {
+        queue.sync {
+            if consent() == .granted { cutEverything() }
+        }
+    }
+
     /// Asks for a pass soon, without waiting.
     func requestUpload() {
         queue.async { [weak self] in _ = self?.onePass() }
