@@ -132,3 +132,30 @@ struct BatchFolderTests {
         #expect(!FileManager.default.fileExists(atPath: dir.path))
     }
 }
+
+struct BatchFolderNameTests {
+    @Test func aBatchWhoseHeaderDisagreesWithItsNameIsRefused() throws {
+        let tmp = TemporaryFolder()
+        let folder = BatchFolder(directory: tmp.url, limits: .init())
+        guard case .written(let stored, _) = folder.write(BatchFolderTests.record(items: 3, at: 10)) else {
+            Issue.record("write failed")
+            return
+        }
+        // The same bytes under a name claiming an important batch of 9 items.
+        let liar = "0000000000000010-0000ffff-ti-9.stb"
+        try FileManager.default.copyItem(
+            at: tmp.url.appendingPathComponent(stored.name), to: tmp.url.appendingPathComponent(liar))
+        let pending = folder.pending(nowMs: 20).batches
+        let fake = try #require(pending.first { $0.name == liar })
+        #expect(folder.load(fake) == nil)
+        #expect(folder.load(stored) != nil)
+    }
+
+    @Test func aFolderNamedLikeABatchIsNotABatch() throws {
+        let tmp = TemporaryFolder()
+        try FileManager.default.createDirectory(
+            at: tmp.url.appendingPathComponent("0000000000000010-00000001-tr-3.stb"), withIntermediateDirectories: true)
+        let folder = BatchFolder(directory: tmp.url, limits: .init())
+        #expect(folder.pending(nowMs: 20).batches.isEmpty)
+    }
+}

@@ -24,6 +24,7 @@ final class BatchFolder: Sendable {
         var important: Bool
         var itemCount: Int
         var createdMs: Int64
+        var sequence: UInt32 = 0
     }
 
     /// Items the folder dropped, by signal, for the caller to count.
@@ -49,11 +50,16 @@ final class BatchFolder: Sendable {
 
     let directory: URL
     let limits: BatchFolderLimits
-    private let sequence = Locked<UInt32>(0)
+    /// Starts after the highest sequence a previous launch left, so a relaunch (or a clock set back) never reuses
+    /// a name still waiting; the rename would replace that batch.
+    private let sequence: Locked<UInt32>
 
     init(directory: URL, limits: BatchFolderLimits) {
         self.directory = directory
         self.limits = limits
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let highest = names.compactMap { Self.parse($0)?.sequence }.max() ?? 0
+        sequence = Locked(highest)
         removeLeftovers()
     }
 
@@ -81,16 +87,37 @@ final class BatchFolder: Sendable {
             evicted.add(stored.signal, stored.itemCount)
         }
         guard plan.writeIncoming else { return .dropped(.diskFull, evicted: evicted) }
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try AtomicFile.write(bytes, to: directory.appendingPathComponent(name))
-        } catch {
-            return .dropped(.diskFull, evicted: evicted)
+        var written = store(bytes, name: name)
+        if !written {
+            // The disk itself is full (not the folder bound): make room from what is worth less than this batch,
+            // then try once more.
+            let cheaper = existing.filter { stored in
+                !plan.evict.contains { $0.name == stored.name }
+                    && (!stored.important && (record.important || stored.createdMs <= record.createdMs))
+            }.sorted { $0.createdMs < $1.createdMs }
+            var freed = 0
+            for stored in cheaper where freed < bytes.count {
+                remove(stored)
+                evicted.add(stored.signal, stored.itemCount)
+                freed += stored.bytes
+            }
+            written = freed > 0 && store(bytes, name: name)
         }
+        guard written else { return .dropped(.diskFull, evicted: evicted) }
         return .written(
             Stored(
                 name: name, bytes: bytes.count, signal: record.signal, important: record.important,
                 itemCount: record.itemCount, createdMs: record.createdMs), evicted: evicted)
+    }
+
+    private func store(_ bytes: [UInt8], name: String) -> Bool {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try AtomicFile.write(bytes, to: directory.appendingPathComponent(name))
+            return true
+        } catch {
+            return false
+        }
     }
 
     // MARK: Reading
@@ -115,11 +142,13 @@ final class BatchFolder: Sendable {
         return (keep, expired)
     }
 
-    /// Reads one batch; nil (and the file removed) when it is not a whole, valid batch.
+    /// Reads one batch; nil (and the file removed) when it is not a whole, valid batch whose header agrees with
+    /// its name.
     func load(_ stored: Stored) -> BatchRecord? {
         let url = directory.appendingPathComponent(stored.name)
         guard let bytes = try? AtomicFile.read(url, maxBytes: max(limits.maxFileBytes, BatchRecord.headerBytes)),
-            let record = try? BatchRecord.decode(bytes), record.signal == stored.signal
+            let record = try? BatchRecord.decode(bytes), record.signal == stored.signal,
+            record.important == stored.important, record.itemCount == stored.itemCount
         else {
             remove(stored)
             return nil
@@ -175,7 +204,8 @@ final class BatchFolder: Sendable {
             }
             let path = directory.appendingPathComponent(name).path
             var st = stat()
-            guard stat(path, &st) == 0 else { continue }
+            // Only regular files are batches.
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
             var stored = s
             stored.bytes = Int(st.st_size)
             out.append(stored)
@@ -185,14 +215,15 @@ final class BatchFolder: Sendable {
 
     static func parse(_ name: String) -> Stored? {
         let parts = name.dropLast(suffix.count).split(separator: "-")
-        guard parts.count == 4, parts[0].count == 16, let created = Int64(parts[0]), parts[1].count == 8,
-            UInt32(parts[1], radix: 16) != nil, parts[2].count == 2, let items = Int(parts[3]), items >= 0
+        guard name.hasSuffix(suffix), parts.count == 4, parts[0].count == 16, let created = Int64(parts[0]),
+            parts[1].count == 8, let sequence = UInt32(parts[1], radix: 16), parts[2].count == 2,
+            let items = Int(parts[3]), items >= 0
         else { return nil }
         let kind = Array(parts[2])
         guard kind[0] == "t" || kind[0] == "l", kind[1] == "i" || kind[1] == "r" else { return nil }
         return Stored(
             name: name, bytes: 0, signal: kind[0] == "t" ? .traces : .logs, important: kind[1] == "i",
-            itemCount: items, createdMs: created)
+            itemCount: items, createdMs: created, sequence: sequence)
     }
 
     /// A start-up finishes what a kill interrupted: deliveries recorded but not deleted, and temporary files of
