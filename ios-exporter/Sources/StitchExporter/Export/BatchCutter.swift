@@ -38,7 +38,7 @@ enum BatchCutter {
             var rounds = 0
             while rounds < 2 * group.count + 2, let slice = pending.popLast() {
                 rounds += 1
-                guard let gz = try? Gzip.compress(encode(Array(slice))) else {
+                guard let gz = try? Gzip.compress(encode(Array(slice)), level: Gzip.otlpLevel) else {
                     failed += slice.count
                     continue
                 }

@@ -246,7 +246,8 @@ final class ExportPipeline: Sendable {
     static func halves(of record: BatchRecord) -> [BatchRecord]? {
         guard let raw = try? Gzip.decompress(record.payload, maxOutputBytes: 256 << 20),
             let (first, second) = OTLPRequestSplitter.halves(raw),
-            let a = try? Gzip.compress(first), let b = try? Gzip.compress(second)
+            let a = try? Gzip.compress(first, level: Gzip.otlpLevel),
+            let b = try? Gzip.compress(second, level: Gzip.otlpLevel)
         else { return nil }
         let firstCount = record.itemCount / 2
         return [
@@ -298,7 +299,9 @@ final class ExportPipeline: Sendable {
         guard ExporterStatsReport.isDue(previous: previous, current: current, lastReportMs: at, nowMs: now.wallMillis)
         else { return }
         let record = ExporterStatsReport.record(previous: previous, current: current, atNanos: now.wallNanos)
-        guard let body = try? Gzip.compress(OTLPEncoder.encodeLogs(resource: resource(), scope: scope, logs: [record]))
+        guard
+            let body = try? Gzip.compress(
+                OTLPEncoder.encodeLogs(resource: resource(), scope: scope, logs: [record]), level: Gzip.otlpLevel)
         else { return }
         if case .delivered = send(body, signal: .logs, name: nil) {
             state.withLock { s in

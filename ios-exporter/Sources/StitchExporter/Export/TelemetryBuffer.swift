@@ -18,9 +18,49 @@ final class TelemetryBuffer: Sendable {
         var count: Int { spans.count + logs.count }
     }
 
+    /// One kind's items, the important apart from the routine so the oldest routine item can go in O(1).
+    private struct Queues<Item: Sendable> {
+        var important = FIFOQueue<Entry<Item>>()
+        var routine = FIFOQueue<Entry<Item>>()
+        var count: Int { important.count + routine.count }
+
+        /// Appends within `capacity`; true when an item (an older one or this one) was dropped.
+        mutating func insert(_ e: Entry<Item>, capacity: Int) -> Bool {
+            var dropped = false
+            if count >= capacity {
+                dropped = true
+                if routine.popFirst() == nil {
+                    // Only errors and slow requests are held: a routine newcomer goes, an important one replaces
+                    // the oldest.
+                    guard e.important else { return true }
+                    _ = important.popFirst()
+                }
+            }
+            if e.important { important.append(e) } else { routine.append(e) }
+            return dropped
+        }
+
+        /// Up to `limit` items, errors and slow requests first, each group oldest first.
+        mutating func take(limit: Int) -> [Entry<Item>] {
+            var out = important.removeFirst(upTo: limit)
+            out += routine.removeFirst(upTo: limit - out.count)
+            return out
+        }
+
+        mutating func removeAll() {
+            important.removeAll()
+            routine.removeAll()
+        }
+    }
+
+    private struct Held {
+        var spans = Queues<SpanData>()
+        var logs = Queues<LogRecordData>()
+    }
+
     let capacity: Int
     private let counters: ExportCounters
-    private let contents = Locked(Contents())
+    private let contents = Locked(Held())
     /// Called (outside the lock) when a kind reaches a full batch, so the exporter can cut it early.
     private let onBatchReady: Locked<(@Sendable () -> Void)?> = Locked(nil)
     private let batchSize: Int
@@ -37,7 +77,7 @@ final class TelemetryBuffer: Sendable {
 
     func append(span: SpanData, important: Bool) {
         let (dropped, ready) = contents.withLock { c -> (Bool, Bool) in
-            let dropped = Self.insert(Entry(item: span, important: important), into: &c.spans, capacity: capacity)
+            let dropped = c.spans.insert(Entry(item: span, important: important), capacity: capacity)
             return (dropped, c.spans.count == batchSize)
         }
         if dropped { counters.dropSpans(.bufferFull) }
@@ -46,66 +86,27 @@ final class TelemetryBuffer: Sendable {
 
     func append(log: LogRecordData, important: Bool) {
         let (dropped, ready) = contents.withLock { c -> (Bool, Bool) in
-            let dropped = Self.insert(Entry(item: log, important: important), into: &c.logs, capacity: capacity)
+            let dropped = c.logs.insert(Entry(item: log, important: important), capacity: capacity)
             return (dropped, c.logs.count == batchSize)
         }
         if dropped { counters.dropLogs(.bufferFull) }
         if ready { onBatchReady.current?() }
     }
 
-    /// Puts items back at the front (a batch that could not be sent yet), within the same bound.
-    func restore(_ returned: Contents) {
-        let (droppedSpans, droppedLogs) = contents.withLock { c -> (Int, Int) in
-            var spans = returned.spans
-            var logs = returned.logs
-            var ds = 0
-            var dl = 0
-            for e in c.spans where Self.insert(e, into: &spans, capacity: capacity) { ds += 1 }
-            for e in c.logs where Self.insert(e, into: &logs, capacity: capacity) { dl += 1 }
-            c.spans = spans
-            c.logs = logs
-            return (ds, dl)
-        }
-        counters.dropSpans(.bufferFull, Int64(droppedSpans))
-        counters.dropLogs(.bufferFull, Int64(droppedLogs))
-    }
-
-    /// Takes up to `limit` items of each kind, oldest first.
+    /// Up to `limit` items of each kind, errors and slow requests first.
     func take(limit: Int) -> Contents {
-        contents.withLock { c in
-            let s = min(limit, c.spans.count)
-            let l = min(limit, c.logs.count)
-            let out = Contents(spans: Array(c.spans.prefix(s)), logs: Array(c.logs.prefix(l)))
-            c.spans.removeFirst(s)
-            c.logs.removeFirst(l)
-            return out
-        }
+        contents.withLock { c in Contents(spans: c.spans.take(limit: limit), logs: c.logs.take(limit: limit)) }
     }
 
     /// Empties the buffer (consent denied), returning how many items of each kind were discarded.
     func discardAll() -> (spans: Int, logs: Int) {
         contents.withLock { c in
             let n = (c.spans.count, c.logs.count)
-            c = Contents()
+            c.spans.removeAll()
+            c.logs.removeAll()
             return n
         }
     }
 
-    var count: Int { contents.withLock { $0.count } }
-
-    /// Appends within the bound; returns true when an item (the new one or an older one) was dropped.
-    private static func insert<Item>(_ e: Entry<Item>, into list: inout [Entry<Item>], capacity: Int) -> Bool {
-        if list.count < capacity {
-            list.append(e)
-            return false
-        }
-        if let oldestRoutine = list.firstIndex(where: { !$0.important }) {
-            list.remove(at: oldestRoutine)
-            list.append(e)
-        } else if e.important {
-            list.removeFirst()
-            list.append(e)
-        }
-        return true
-    }
+    var count: Int { contents.withLock { $0.spans.count + $0.logs.count } }
 }

@@ -14,6 +14,9 @@ final class ItemRecorder: Sendable {
     let buffer: TelemetryBuffer
     let counters: ExportCounters
     let context: Locked<RecordingContext>
+    /// Action names already checked against the schema: apps use a few dozen, and the check is a regex and a PII
+    /// scan. Bounded; forgotten when full.
+    private let checkedActionNames = Locked<[String: Bool]>([:])
 
     init(
         samplingRate: Double, latencyThresholdMs: Int64, clock: any TelemetryClock, network: any NetworkPathMonitor,
@@ -88,7 +91,7 @@ final class ItemRecorder: Sendable {
                 sessionID: "", start: now, screenName: nil, attributes: [], recorder: nil)
         }
         var (kept, dropped) = AttributeSanitizer.sanitize(attributes)
-        if !AttributeSanitizer.isValid(SchemaAttribute.stitchActionName, name) {
+        if !isValidActionName(name) {
             dropped += 1
             kept = kept.filter { $0.key != SchemaAttribute.stitchActionName }
         }
@@ -103,7 +106,7 @@ final class ItemRecorder: Sendable {
         let end = clock.now()
         var attributes = commonAttributes(sessionID: action.sessionID, at: action.start)
         if let screen = action.screenName { attributes.append(Attribute(SchemaAttribute.appScreenName, screen)) }
-        if AttributeSanitizer.isValid(SchemaAttribute.stitchActionName, action.name) {
+        if isValidActionName(action.name) {
             attributes.append(Attribute(SchemaAttribute.stitchActionName, action.name))
         }
         attributes.append(Attribute(SchemaAttribute.stitchActionID, action.actionID.hex))
@@ -115,6 +118,16 @@ final class ItemRecorder: Sendable {
             attributes: attributes, events: state.events,
             status: state.errorType.map { SpanStatus(code: .error, message: "request failed: \($0)") } ?? .unset)
         finishSpan(span, sessionID: action.sessionID, hasError: state.errorType != nil, start: action.start, end: end)
+    }
+
+    func isValidActionName(_ name: String) -> Bool {
+        if let known = checkedActionNames.withLock({ $0[name] }) { return known }
+        let valid = AttributeSanitizer.isValid(SchemaAttribute.stitchActionName, name)
+        checkedActionNames.withLock { names in
+            if names.count >= 256 { names.removeAll(keepingCapacity: true) }
+            names[name] = valid
+        }
+        return valid
     }
 
     func makeEvent(name: String, sessionID: String, attributes: [Attribute]) -> SpanEvent {
@@ -177,7 +190,7 @@ final class ItemRecorder: Sendable {
     private func appendActionAttributes(_ attempt: ClientAttempt, to attributes: inout [Attribute]) {
         if let screen = attempt.screenName { attributes.append(Attribute(SchemaAttribute.appScreenName, screen)) }
         if let action = attempt.action {
-            if AttributeSanitizer.isValid(SchemaAttribute.stitchActionName, action.name) {
+            if isValidActionName(action.name) {
                 attributes.append(Attribute(SchemaAttribute.stitchActionName, action.name))
             }
             attributes.append(Attribute(SchemaAttribute.stitchActionID, action.actionID.hex))
