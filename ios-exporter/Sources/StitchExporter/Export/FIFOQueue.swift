@@ -1,43 +1,49 @@
-/// A first-in, first-out queue with O(1) amortized removal at the front: the consumed prefix is dropped from the
-/// storage only once it is at least half of it, so no removal moves the whole queue.
+/// A first-in, first-out ring: O(1) append and removal at the front, and no more slots than the most elements it
+/// ever held at once (rounded up to a power of two), so a full buffer dropping its oldest item moves nothing.
 struct FIFOQueue<Element> {
-    private var storage: [Element] = []
+    private var slots: [Element?] = []
     private var head = 0
+    private(set) var count = 0
 
-    var count: Int { storage.count - head }
     var isEmpty: Bool { count == 0 }
 
-    mutating func append(_ e: Element) { storage.append(e) }
+    mutating func append(_ e: Element) {
+        if count == slots.count { grow() }
+        slots[(head + count) & (slots.count - 1)] = e
+        count += 1
+    }
 
     mutating func popFirst() -> Element? {
-        guard head < storage.count else { return nil }
-        let e = storage[head]
-        head += 1
-        compactIfWorthIt()
+        guard count > 0 else { return nil }
+        let e = slots[head]
+        slots[head] = nil
+        head = (head + 1) & (slots.count - 1)
+        count -= 1
         return e
     }
 
     /// Removes and returns up to `n` elements from the front, in order.
     mutating func removeFirst(upTo n: Int) -> [Element] {
         let k = min(max(0, n), count)
-        let out = Array(storage[head..<(head + k)])
-        head += k
-        compactIfWorthIt()
+        var out: [Element] = []
+        out.reserveCapacity(k)
+        for _ in 0..<k {
+            if let e = popFirst() { out.append(e) }
+        }
         return out
     }
 
     mutating func removeAll() {
-        storage.removeAll()
+        slots = []
         head = 0
+        count = 0
     }
 
-    private mutating func compactIfWorthIt() {
-        if head == storage.count {
-            storage.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 64, head * 2 >= storage.count {
-            storage.removeFirst(head)
-            head = 0
-        }
+    /// Doubles the ring (a power of two, so indices wrap with a mask), keeping the order from the front.
+    private mutating func grow() {
+        var bigger = [Element?](repeating: nil, count: max(16, slots.count * 2))
+        for i in 0..<count { bigger[i] = slots[(head + i) & (slots.count - 1)] }
+        slots = bigger
+        head = 0
     }
 }
