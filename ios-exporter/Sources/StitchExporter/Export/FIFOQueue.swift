@@ -7,7 +7,7 @@ struct FIFOQueue<Element> {
 
     var isEmpty: Bool { count == 0 }
 
-    mutating func append(_ e: Element) {
+    mutating func append(_ e: consuming Element) {
         if count == slots.count { grow() }
         slots[(head + count) & (slots.count - 1)] = e
         count += 1
@@ -15,8 +15,7 @@ struct FIFOQueue<Element> {
 
     mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
-        let e = slots[head]
-        slots[head] = nil
+        let e = slots[head].take()
         head = (head + 1) & (slots.count - 1)
         count -= 1
         return e
@@ -42,7 +41,8 @@ struct FIFOQueue<Element> {
     /// Doubles the ring (a power of two, so indices wrap with a mask), keeping the order from the front.
     private mutating func grow() {
         var bigger = [Element?](repeating: nil, count: max(16, slots.count * 2))
-        for i in 0..<count { bigger[i] = slots[(head + i) & (slots.count - 1)] }
+        // Moved, not copied: no retain and release of every element.
+        for i in 0..<count { bigger[i] = slots[(head + i) & (slots.count - 1)].take() }
         slots = bigger
         head = 0
     }

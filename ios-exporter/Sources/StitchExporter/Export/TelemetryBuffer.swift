@@ -25,7 +25,7 @@ final class TelemetryBuffer: Sendable {
         var count: Int { important.count + routine.count }
 
         /// Appends within `capacity`; true when an item (an older one or this one) was dropped.
-        mutating func insert(_ e: Entry<Item>, capacity: Int) -> Bool {
+        mutating func insert(_ e: consuming Entry<Item>, capacity: Int) -> Bool {
             var dropped = false
             if count >= capacity {
                 dropped = true

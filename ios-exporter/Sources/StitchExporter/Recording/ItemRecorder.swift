@@ -217,8 +217,9 @@ final class ItemRecorder: Sendable {
         return a
     }
 
+    /// `span` is consumed, so adding the sampling attributes appends in place instead of copying the array.
     private func finishSpan(
-        _ span: SpanData, sessionID: String, hasError: Bool, start: ClockReading, end: ClockReading
+        _ span: consuming SpanData, sessionID: String, hasError: Bool, start: ClockReading, end: ClockReading
     ) {
         counters.add(.recordedSpans)
         guard consent != .denied else {
@@ -232,9 +233,8 @@ final class ItemRecorder: Sendable {
             counters.dropSpans(.sampledOut)
             return
         }
-        var kept = span
-        kept.attributes.append(contentsOf: samplingAttributes(outcome))
-        buffer.append(span: kept, important: outcome.reason == .error || outcome.reason == .latency)
+        span.attributes.append(contentsOf: samplingAttributes(outcome))
+        buffer.append(span: span, important: outcome.reason == .error || outcome.reason == .latency)
     }
 
     func emitLog(
