@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "stitch-exporter-probe", dependencies: ["StitchExporter", "StitchTestSupport"],
             path: "Tests/Probe"),
-        .testTarget(name: "StitchSchemaTests", dependencies: ["StitchSchema"]),
+        .testTarget(name: "StitchSchemaTests", dependencies: ["StitchSchema", "StitchTestSupport"]),
         .testTarget(name: "StitchOTLPTests", dependencies: ["StitchOTLP", "StitchTestSupport"]),
         .testTarget(
             name: "StitchExporterTests",

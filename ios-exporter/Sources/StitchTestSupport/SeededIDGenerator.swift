@@ -6,18 +6,14 @@ import StitchOTLP
 /// and `--seed` in the demo rely on it. Not for apps: its IDs are predictable.
 public final class SeededIDGenerator: IDGenerator, @unchecked Sendable {
     private let lock = NSLock()
-    private var state: UInt64
+    private var generator: SplitMix64
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
     private func next() -> UInt64 {
         lock.lock()
         defer { lock.unlock() }
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        return generator.next()
     }
 
     private func nonZero() -> UInt64 {

@@ -1,6 +1,7 @@
 import StitchExporter
 import StitchOTLP
 import StitchSchema
+import StitchTestSupport
 
 /// Client spans shaped as the exporter writes them for instrumented requests (`ItemRecorder.recordAttempt`): the
 /// common attributes, the request's, the action's and the sampling decision, in the exporter's order. Requests come
@@ -110,24 +111,4 @@ enum RealisticTelemetry {
     }
 
     private static func hex(_ v: UInt64) -> String { HexFormat.hex(v) }
-}
-
-/// A small seeded generator (SplitMix64), so every run builds the same telemetry for the same seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func nonZero() -> UInt64 {
-        let v = next()
-        return v == 0 ? 1 : v
-    }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import StitchSchema
+import StitchTestSupport
 import Testing
 
 @testable import StitchExporter
@@ -58,5 +60,30 @@ struct RestartRotationTests {
             stateDirectory: folder.url, wallMillis: t0 + minute, event: "foreground")
         #expect(next != first)
         #expect(try FileSessionStore(directory: folder.url).load()?.sessionID == next)
+    }
+}
+
+/// Inside one process the schema sees a clock set back: the next item starts a new session (`clock_regression`),
+/// and the wire says so.
+@Suite(.enabled(if: OTLPReceiver.testsEnabled, "needs python3 with opentelemetry-proto (CI installs it)"))
+struct ClockRegressionTests {
+    @Test func aClockSetBackRotatesTheSessionWithItsReason() async throws {
+        let receiver = try OTLPReceiver.start()
+        defer { receiver.stop() }
+        let e = try ExporterUnderTest(endpoint: receiver.endpoint, consent: .granted)
+        e.stitch.handle(.foreground)
+        e.stitch.action("tap.home") { _ in }
+        let before = try #require(e.stitch.currentSessionID)
+        e.clock.setWall(millis: e.clock.now().wallMillis - 3_600_000)
+        e.stitch.action("tap.home") { _ in }
+        let after = try #require(e.stitch.currentSessionID)
+        #expect(after != before)
+        #expect(e.stitch.flush(timeout: 10))
+        let starts = try receiver.received().logRecords.filter { $0.record.eventName == SchemaEvent.sessionStart }
+        let last = try #require(starts.last)
+        #expect(last.sessionID == after)
+        #expect(last.attributes.string(SchemaAttribute.stitchSessionStartReason) == "clock_regression")
+        #expect(last.attributes.string(SchemaAttribute.sessionPreviousID) == before)
+        e.stitch.shutdown()
     }
 }

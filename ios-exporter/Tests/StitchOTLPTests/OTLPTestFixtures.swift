@@ -1,5 +1,6 @@
 import Foundation
 import StitchOTLP
+import StitchTestSupport
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -149,21 +150,6 @@ enum OTLPTestFixtures {
                 status: status == 200 ? .unset : SpanStatus(code: .error),
                 flags: 0x01)
         }
-    }
-}
-
-/// A small deterministic generator, so fixtures are the same on every run.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

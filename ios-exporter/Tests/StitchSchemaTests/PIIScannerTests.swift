@@ -1,4 +1,5 @@
 import StitchSchema
+import StitchTestSupport
 import Testing
 
 @Suite struct PIIScannerTests {
@@ -42,20 +43,5 @@ import Testing
         }
         #expect(positives > 50)
         #expect(positives < 3900)
-    }
-}
-
-/// A small deterministic generator, so the corpus is the same on every run and platform.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -36,10 +36,4 @@ struct ClockOffsetEstimator: Sendable, Equatable {
         guard let l = lowMs, let h = highMs else { return nil }
         return (l + h) / 2
     }
-
-    /// Half the interval's width: how far the estimate can be off.
-    var uncertaintyMs: Int64? {
-        guard let l = lowMs, let h = highMs else { return nil }
-        return (h - l + 1) / 2
-    }
 }
